@@ -1,0 +1,71 @@
+"""List what is registered: models, datasets, methods, template sets or metrics."""
+
+from __future__ import annotations
+
+import argparse
+
+from tabulate import tabulate
+
+from cnclip_eval.registry import Registry
+
+
+def registries() -> dict[str, Registry]:
+    from cnclip_eval.data.catalog import DATASETS
+    from cnclip_eval.methods import METHODS
+    from cnclip_eval.metrics import METRICS
+    from cnclip_eval.models import MODELS
+    from cnclip_eval.templates import TEMPLATE_SETS
+
+    return {
+        "models": MODELS,
+        "datasets": DATASETS,
+        "methods": METHODS,
+        "templates": TEMPLATE_SETS,
+        "metrics": METRICS,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", choices=("models", "datasets", "methods", "templates", "metrics"))
+
+
+def dataset_rows() -> list[list]:
+    from cnclip_eval.data.catalog import CLASSNAMES_DIR, DATASETS
+
+    rows = []
+    for entry in DATASETS.entries():
+        spec = DATASETS.get(entry.name)
+        has_zh = all((CLASSNAMES_DIR / f).is_file() for f in spec.classnames_zh.values())
+        rows.append(
+            [
+                spec.name,
+                spec.num_classes,
+                spec.task,
+                spec.main_metric,
+                "yes" if has_zh else "no",
+                ", ".join(spec.classnames_zh),
+                spec.source or "(none: use --data-root)",
+            ]
+        )
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.what == "datasets":
+        print(
+            tabulate(
+                dataset_rows(),
+                headers=["dataset", "classes", "task", "metric", "zh names", "zh lists", "default source"],
+                tablefmt="github",
+            )
+        )
+        return 0
+    registry = registries()[args.what]
+    rows = []
+    for entry in registry.entries():
+        summary = entry.summary
+        if args.what == "methods":
+            summary = registry.get(entry.name).summary
+        rows.append([entry.name, summary])
+    print(tabulate(rows, headers=[args.what[:-1], "description"], tablefmt="github"))
+    return 0

@@ -1,0 +1,1 @@
+"""Datasets: the catalog, shard sources, CLIP_benchmark's webdataset layout and streaming."""

@@ -1,0 +1,110 @@
+"""Streaming shards through DataLoader workers, each sample exactly once.
+
+Shards are dealt to (rank, worker) pairs round-robin: worker ``w`` of ``W`` on rank ``r`` of ``R``
+reads shards ``r * W + w, + R * W, ...``. A worker with no shard (more workers than shards) yields
+nothing, so no sample is read twice and none is skipped. Batches never straddle shards; the last
+batch of a shard says so, which lets the engine cache image features shard by shard and resume an
+interrupted run at shard granularity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from cnclip_eval.data.layout import Shard
+from cnclip_eval.data.shards import read_shard
+from cnclip_eval.data.sources import Source
+from cnclip_eval.errors import DataError
+
+
+class ShardBatch(NamedTuple):
+    shard: int  # shard index
+    images: torch.Tensor  # (B, 3, S, S)
+    labels: torch.Tensor  # (B,) int64 or (B, C) int8
+    keys: list[str]
+    last: bool  # the final batch of its shard
+
+
+def assigned_shards(
+    shards: Sequence[Shard], worker: int, num_workers: int, rank: int = 0, world_size: int = 1
+) -> list[Shard]:
+    slot, slots = rank * num_workers + worker, world_size * num_workers
+    return list(shards[slot::slots])
+
+
+class ShardStream(IterableDataset):
+    def __init__(
+        self,
+        source: Source,
+        shards: Sequence[Shard],
+        transform: Callable,
+        num_classes: int,
+        multilabel: bool,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        limit: int | None = None,
+    ) -> None:
+        self.source, self.shards, self.transform = source, list(shards), transform
+        self.num_classes, self.multilabel = num_classes, multilabel
+        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+        self.limit = limit
+
+    def __iter__(self) -> Iterator[ShardBatch]:
+        info = get_worker_info()
+        worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
+        remaining = self.limit
+        for shard in assigned_shards(self.shards, worker, num_workers, self.rank, self.world_size):
+            if remaining is not None and remaining <= 0:
+                return
+            for batch in self._read(shard, remaining):
+                if remaining is not None:
+                    remaining -= len(batch.keys)
+                yield batch
+
+    def _read(self, shard: Shard, remaining: int | None) -> Iterator[ShardBatch]:
+        name = self.source.url(shard.relpath)
+        try:
+            stream = self.source.open(shard.relpath)
+        except FileNotFoundError:
+            raise DataError(f"shard {name}: missing (nshards.txt lists it)") from None
+        keys, images, labels = [], [], []
+        with stream:
+            for key, image, label in read_shard(
+                stream, name, self.transform, self.num_classes, self.multilabel
+            ):
+                keys.append(key)
+                images.append(image)
+                labels.append(label)
+                if remaining is not None and len(keys) >= remaining:
+                    break
+                if len(keys) == self.batch_size:
+                    yield self._batch(shard, keys, images, labels, last=False)
+                    keys, images, labels = [], [], []
+        yield self._batch(shard, keys, images, labels, last=True)
+
+    def _batch(self, shard: Shard, keys, images, labels, last: bool) -> ShardBatch:
+        if images:
+            stacked = torch.stack(images)
+            label_tensor = torch.from_numpy(np.stack(labels)) if self.multilabel else torch.tensor(labels)
+        else:  # an empty shard, or a shard whose size is a multiple of the batch size
+            stacked = torch.empty(0)
+            label_tensor = torch.empty(0, dtype=torch.long)
+        return ShardBatch(shard.index, stacked, label_tensor, keys, last)
+
+
+def make_loader(stream: ShardStream, num_workers: int, pin_memory: bool) -> DataLoader:
+    # batch_size=None: the stream batches itself, so batches never straddle shards
+    return DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+        prefetch_factor=4 if num_workers > 0 else None,
+    )

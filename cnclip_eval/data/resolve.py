@@ -1,0 +1,167 @@
+"""From ``--dataset`` (a catalog name or a shard folder/URL) to everything a run needs to know.
+
+All checks on names and counts happen here, before any model is loaded: a wrong class-name file
+fails in a second, not after an hour of image encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnclip_eval.data.catalog import DatasetSpec, find_spec, is_catalog_name, read_classname_file
+from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, read_templates
+from cnclip_eval.data.sources import open_source
+from cnclip_eval.errors import DataError
+from cnclip_eval.fileio import sha256_json
+from cnclip_eval.templates import resolve_templates
+
+
+@dataclass(frozen=True)
+class DatasetRequest:
+    dataset: str
+    data_root: str | None = None
+    split: str | None = None
+    classnames: str | None = None  # a variant of the catalog spec, or a file
+    classnames_en: str | None = None  # a file
+    templates: str | None = None  # a template set name or file
+    templates_en: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedDataset:
+    name: str
+    spec: DatasetSpec | None
+    layout: ShardLayout
+    classnames: list[str]
+    classnames_source: str  # "imagenet1k:cnclip", a file path, or "<root>/classnames.txt"
+    classnames_en: list[str] | None
+    templates: list[str]
+    templates_source: str
+    templates_en: list[str]
+    main_metric: str
+    metrics: tuple[str, ...]
+    expected_samples: int | None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classnames)
+
+    def provenance(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.layout.source.describe(),
+            "split": self.layout.split,
+            "shards": [s.relpath for s in self.layout.shards],
+            "classnames": self.classnames_source,
+            "classnames_sha256": sha256_json(self.classnames),
+            "templates": self.templates_source,
+            "templates_sha256": sha256_json(self.templates),
+            "task": self.spec.task
+            if self.spec
+            else ("multilabel" if self.layout.multilabel else "multiclass"),
+        }
+
+
+def resolve_dataset(request: DatasetRequest) -> ResolvedDataset:
+    if is_catalog_name(request.dataset):
+        return _resolve_catalog(find_spec(request.dataset), request)
+    if request.dataset.startswith(("hf://", "http://", "https://")) or Path(request.dataset).is_dir():
+        return _resolve_folder(request)
+    find_spec(request.dataset)  # raises the unknown-name error with the valid names
+    raise AssertionError("unreachable")
+
+
+def _resolve_catalog(spec: DatasetSpec, request: DatasetRequest) -> ResolvedDataset:
+    root = request.data_root or spec.source
+    if root is None:
+        raise DataError(
+            f"dataset {spec.name!r} has no public shards; make them with `cnclip-eval convert` and pass --data-root"
+        )
+    split = request.split or spec.splits[0]
+    source = open_source(root)
+    layout = read_layout(source, split)
+    if request.classnames and Path(request.classnames).is_file():
+        classnames = read_classname_file(Path(request.classnames), spec.num_classes)
+        classnames_source = str(Path(request.classnames).resolve())
+    else:
+        classnames = spec.read_classnames(request.classnames)
+        classnames_source = f"{spec.name}:{request.classnames or spec.default_variant}"
+    classnames_en = (
+        read_classname_file(Path(request.classnames_en), spec.num_classes)
+        if request.classnames_en
+        else spec.read_classnames_en()
+    )
+    _check_folder_class_count(layout, spec.num_classes)
+    templates_name = request.templates or spec.templates
+    return ResolvedDataset(
+        name=spec.name,
+        spec=spec,
+        layout=layout,
+        classnames=classnames,
+        classnames_source=classnames_source,
+        classnames_en=classnames_en,
+        templates=resolve_templates(templates_name),
+        templates_source=templates_name,
+        templates_en=resolve_templates(request.templates_en or spec.templates_en),
+        main_metric=spec.main_metric,
+        metrics=spec.metrics,
+        expected_samples=spec.num_samples.get(split),
+    )
+
+
+def _check_folder_class_count(layout: ShardLayout, expected: int) -> None:
+    names = read_classnames(layout.source)
+    if names is not None and len(names) != expected:
+        raise DataError(
+            f"{layout.source.url('classnames.txt')}: {len(names)} classes, but the catalog spec has {expected}; "
+            "these shards are of another dataset or another label order"
+        )
+
+
+def _resolve_folder(request: DatasetRequest) -> ResolvedDataset:
+    source = open_source(request.dataset)
+    split = request.split or "test"
+    layout = read_layout(source, split)
+    folder_names = read_classnames(source)
+    if request.classnames:
+        classnames = read_classname_file(Path(request.classnames))
+        classnames_source = str(Path(request.classnames).resolve())
+        if folder_names is not None and len(folder_names) != len(classnames):
+            raise DataError(
+                f"{request.classnames}: {len(classnames)} class names, but {source.url('classnames.txt')} "
+                f"has {len(folder_names)}"
+            )
+    elif folder_names is not None:
+        classnames, classnames_source = folder_names, source.url("classnames.txt")
+    else:
+        raise DataError(
+            f"{source.url('classnames.txt')}: missing; give the class names with --classnames FILE"
+        )
+    classnames_en = (
+        read_classname_file(Path(request.classnames_en), len(classnames)) if request.classnames_en else None
+    )
+    if request.templates:
+        templates, templates_source = resolve_templates(request.templates), request.templates
+    else:
+        folder_templates = read_templates(source)
+        templates, templates_source = (
+            (folder_templates, source.url("zeroshot_classification_templates.txt"))
+            if folder_templates
+            else (resolve_templates("zh80"), "zh80")
+        )
+    multilabel = layout.multilabel
+    return ResolvedDataset(
+        name=Path(request.dataset.rstrip("/")).name,
+        spec=None,
+        layout=layout,
+        classnames=classnames,
+        classnames_source=classnames_source,
+        classnames_en=classnames_en,
+        templates=templates,
+        templates_source=templates_source,
+        templates_en=resolve_templates(request.templates_en or "en80"),
+        main_metric="mean_average_precision" if multilabel else "top1",
+        metrics=("mean_average_precision",) if multilabel else ("top1", "top5", "mean_per_class_recall"),
+        expected_samples=None,
+    )

@@ -1,0 +1,117 @@
+"""Reading one shard: tar stream -> samples -> decoded (image tensor, label).
+
+Stages, each an iterator over the previous one (webdataset's grouping rule, written out so every
+error can name its shard and sample key)::
+
+    tar members            (name, bytes) in archive order
+    -> group_samples       dict(__key__="n01440764_0", webp=b"...", cls=b"0")
+    -> decode_sample       (key, image (3, S, S) float32, label int | (C,) int8)
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+import numpy as np
+
+from cnclip_eval.errors import DataError
+
+IMAGE_EXTENSIONS = ("webp", "png", "jpg", "jpeg")  # CLIP_benchmark's preference order
+
+
+def tar_members(stream: BinaryIO, shard_name: str) -> Iterator[tuple[str, bytes]]:
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as archive:
+            for member in archive:
+                if not member.isfile():
+                    continue
+                data = archive.extractfile(member)
+                yield member.name, data.read() if data is not None else b""
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise DataError(f"shard {shard_name}: not a readable tar archive ({error})") from None
+
+
+def split_key(name: str) -> tuple[str, str]:
+    """webdataset's rule: the key is the path up to the first dot of the file name."""
+    directory, _, base = name.rpartition("/")
+    stem, _, extension = base.partition(".")
+    return (f"{directory}/{stem}" if directory else stem), extension.lower()
+
+
+def group_samples(members: Iterator[tuple[str, bytes]], shard_name: str) -> Iterator[dict]:
+    sample: dict | None = None
+    for name, data in members:
+        key, extension = split_key(name)
+        if key.startswith("__") or not extension:
+            continue
+        if sample is None or sample["__key__"] != key:
+            if sample is not None:
+                yield sample
+            sample = {"__key__": key, "__shard__": shard_name}
+        if extension in sample:
+            raise DataError(f"shard {shard_name}, sample {key}: two files with extension .{extension}")
+        sample[extension] = data
+    if sample is not None:
+        yield sample
+
+
+def decode_label(sample: dict, num_classes: int, multilabel: bool):
+    where = f"shard {sample['__shard__']}, sample {sample['__key__']}"
+    if multilabel:
+        if "npy" not in sample:
+            raise DataError(f"{where}: no .npy label (the dataset is multi-label)")
+        try:
+            label = np.load(io.BytesIO(sample["npy"]), allow_pickle=False)
+        except ValueError as error:
+            raise DataError(f"{where}: unreadable .npy label ({error})") from None
+        label = np.asarray(label).reshape(-1)
+        if label.shape != (num_classes,):
+            raise DataError(
+                f"{where}: multi-label vector of length {label.size}, expected {num_classes} classes"
+            )
+        return label.astype(np.int8)
+    if "cls" not in sample:
+        raise DataError(
+            f"{where}: no .cls label (found {sorted(k for k in sample if not k.startswith('__'))})"
+        )
+    try:
+        label = int(sample["cls"].decode("utf-8").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise DataError(f"{where}: .cls label {sample['cls'][:20]!r} is not an integer") from None
+    if not 0 <= label < num_classes:
+        raise DataError(
+            f"{where}: label {label} is outside the {num_classes} class names (0..{num_classes - 1})"
+        )
+    return label
+
+
+def decode_image(sample: dict):
+    """A PIL image in RGB, as webdataset's "pil" handler gives CLIP_benchmark."""
+    from PIL import Image, UnidentifiedImageError
+
+    extension = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
+    where = f"shard {sample['__shard__']}, sample {sample['__key__']}"
+    if extension is None:
+        raise DataError(f"{where}: no image (expected one of .{', .'.join(IMAGE_EXTENSIONS)})")
+    try:
+        with Image.open(io.BytesIO(sample[extension])) as image:
+            image.load()
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise DataError(f"{where}: cannot decode the .{extension} image ({error})") from None
+
+
+def read_shard(
+    stream: BinaryIO,
+    shard_name: str,
+    transform: Callable,
+    num_classes: int,
+    multilabel: bool,
+) -> Iterator[tuple[str, object, object]]:
+    """(key, transformed image, label) for each sample of one shard, in archive order."""
+    for sample in group_samples(tar_members(stream, shard_name), shard_name):
+        label = decode_label(sample, num_classes, multilabel)
+        yield sample["__key__"], transform(decode_image(sample)), label

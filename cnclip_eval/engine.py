@@ -1,0 +1,198 @@
+"""``evaluate``: models x datasets x methods, with one image pass per (model, dataset).
+
+The order of work is chosen so that mistakes surface before anything expensive: datasets and
+methods are resolved and checked first, then each model is loaded, its image features computed
+(or read from the cache) once per dataset, and every method's classifier applied to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cnclip_eval.config import MethodSpec, RunConfig
+from cnclip_eval.data.resolve import ResolvedDataset, resolve_dataset
+from cnclip_eval.errors import UserError
+from cnclip_eval.features import ClassifierCache, default_cache_dir, file_fingerprints
+from cnclip_eval.image_features import autocast, compute_features, feature_cache_for
+from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, MethodContext
+from cnclip_eval.methods.base import resolve_options
+from cnclip_eval.metrics import compute_metrics
+from cnclip_eval.models import LoadedModel, ModelRequest, load_model
+from cnclip_eval.provenance import environment
+from cnclip_eval.results import Predictions, ResultRecord, save_result
+from cnclip_eval.text import TextEncoder
+
+log = logging.getLogger(__name__)
+
+LOGIT_SCALE = 100.0  # CN-CLIP's and CLIP_benchmark's zero-shot scale; argmax does not depend on it
+
+
+def pick_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {requested}: no CUDA device is available here; use --device cpu")
+    return requested
+
+
+def check_precision(precision: str, device: str) -> None:
+    if precision != "fp32" and not device.startswith("cuda"):
+        raise UserError(f"--precision {precision} needs a GPU; on the CPU the weights stay fp32")
+
+
+def prepare_methods(specs: tuple[MethodSpec, ...]) -> list[tuple[MethodSpec, Method, dict]]:
+    prepared = []
+    for spec in specs:
+        method = METHODS.get(spec.name)()
+        prepared.append((spec, method, resolve_options(method, spec.options)))
+    return prepared
+
+
+def evaluate(
+    config: RunConfig, on_result: Callable[[ResultRecord], None] | None = None
+) -> list[ResultRecord]:
+    device = pick_device(config.device)
+    check_precision(config.precision, device)
+    datasets = [resolve_dataset(request) for request in config.datasets]
+    methods = prepare_methods(config.methods)
+    cache_root = Path(config.cache_dir or default_cache_dir())
+    records = []
+    for model_name in config.models:
+        model = load_model(
+            ModelRequest(
+                model_name, config.arch, config.model_cache_dir, config.seed, device, config.use_modelscope
+            )
+        )
+        encoder = TextEncoder(model.module, device, config.text_batch_size)
+        for dataset in datasets:
+            cache = feature_cache_for(model, dataset, cache_root, config.precision, config.limit)
+            images = compute_features(
+                model,
+                dataset,
+                cache,
+                batch_size=config.batch_size,
+                num_workers=config.num_workers,
+                precision=config.precision,
+                limit=config.limit,
+                progress=config.progress,
+            )
+            for spec, method, options in methods:
+                record, predictions = run_method(
+                    model,
+                    dataset,
+                    images,
+                    spec,
+                    method,
+                    options,
+                    encoder,
+                    ClassifierCache(cache_root),
+                    config,
+                    device,
+                )
+                save_result(record, predictions, config.output_dir)
+                records.append(record)
+                if on_result:
+                    on_result(record)
+    return records
+
+
+def dataset_texts(dataset: ResolvedDataset) -> DatasetTexts:
+    return DatasetTexts(
+        dataset.name, dataset.classnames, dataset.classnames_en, dataset.templates, dataset.templates_en
+    )
+
+
+def build_classifier(
+    model: LoadedModel,
+    dataset: ResolvedDataset,
+    spec: MethodSpec,
+    method: Method,
+    options: dict,
+    encoder: TextEncoder,
+    cache: ClassifierCache,
+    precision: str,
+) -> tuple[torch.Tensor, dict, bool]:
+    """The method's ``(C, D)`` classifier, from the cache when the same inputs built it before."""
+    texts = dataset_texts(dataset)
+    key = cache.key(
+        {
+            "weights": model.weights_id,
+            "arch": model.arch,
+            "method": spec.name,
+            "options": options,
+            "files": file_fingerprints(options),
+            "texts": texts.__dict__,
+            "precision": precision,
+        }
+    )
+    cached = cache.get(key)
+    if cached is not None:
+        return torch.from_numpy(cached[0]), cached[1], True
+    context = MethodContext(encoder, texts, model.model_id, model.weights_sha256, options)
+    with autocast(torch.device(encoder.device), precision):
+        classifier: Classifier = method.build(context)
+    weights = classifier.weights.float().cpu()
+    if weights.shape != (dataset.num_classes, weights.shape[1]):
+        raise RuntimeError(
+            f"method {spec.name} built a {tuple(weights.shape)} classifier for {dataset.num_classes} classes"
+        )
+    cache.put(key, weights.numpy(), classifier.provenance)
+    return weights, classifier.provenance, False
+
+
+def run_method(model, dataset, images, spec, method, options, encoder, classifier_cache, config, device):
+    started = time.perf_counter()
+    weights, method_provenance, from_cache = build_classifier(
+        model, dataset, spec, method, options, encoder, classifier_cache, config.precision
+    )
+    classifier_seconds = time.perf_counter() - started
+    logits = (LOGIT_SCALE * images.features @ weights.T).numpy()  # (N, C)
+    metric_names = list(dict.fromkeys([dataset.main_metric, *dataset.metrics]))
+    metrics = compute_metrics(metric_names, logits, images.labels)
+    record = ResultRecord(
+        model=model.model_id,
+        dataset=dataset.name,
+        split=dataset.layout.split,
+        method=spec.name,
+        run_name=spec.run_name,
+        main_metric=dataset.main_metric,
+        metrics=metrics,
+        n_samples=len(images.keys),
+        provenance={
+            "model": {
+                "id": model.model_id,
+                "arch": model.arch,
+                "source": model.source,
+                "weights_sha256": model.weights_sha256,
+                "weights_id": model.weights_id,
+            },
+            "dataset": dataset.provenance(),
+            "method": {"name": spec.name, "options": _jsonable(options), "details": method_provenance},
+            "precision": config.precision,
+            "batch_size": config.batch_size,
+            "seed": config.seed,
+            "limit": config.limit,
+            "logit_scale": LOGIT_SCALE,
+            "image_features": {
+                "cache_key": images.cache_key,
+                "shards_from_cache": images.shards_from_cache,
+                "shards_computed": images.shards_computed,
+                "seconds": round(images.seconds, 3),
+            },
+            "classifier": {"from_cache": from_cache, "seconds": round(classifier_seconds, 3)},
+            "environment": environment(device),
+        },
+    )
+    return record, Predictions.from_logits(images.keys, logits, np.asarray(images.labels))
+
+
+def _jsonable(options: dict) -> dict:
+    return {
+        k: (v if isinstance(v, str | int | float | bool | type(None)) else str(v)) for k, v in options.items()
+    }

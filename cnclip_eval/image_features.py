@@ -1,0 +1,172 @@
+"""Image features of a whole dataset split: computed once per model and dataset, cached per shard.
+
+Shards already in the cache are not read again, so an interrupted run resumes where it stopped and
+ends with the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cnclip_eval.data.loader import ShardStream, make_loader
+from cnclip_eval.data.resolve import ResolvedDataset
+from cnclip_eval.errors import DataError
+from cnclip_eval.features import FeatureCache, ShardFeatures
+from cnclip_eval.models import LoadedModel
+
+log = logging.getLogger(__name__)
+
+PREPROCESSING_ID = "cn_clip.image_transform:squash-bicubic+rgb-first+clip-mean-std"
+
+
+@dataclass
+class DatasetFeatures:
+    features: torch.Tensor  # (N, D) float32, rows L2-normalized
+    labels: np.ndarray  # (N,) int64 or (N, C) int8
+    keys: np.ndarray  # (N,) str
+    cache_key: str
+    shards_from_cache: int
+    shards_computed: int
+    seconds: float
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def feature_cache_for(
+    model: LoadedModel, dataset: ResolvedDataset, cache_root, precision: str, limit: int | None
+) -> FeatureCache:
+    return FeatureCache(
+        cache_root,
+        {
+            "weights": model.weights_id,
+            "arch": model.arch,
+            "image_size": model.image_size,
+            "preprocessing": PREPROCESSING_ID,
+            "source": dataset.layout.source.describe(),
+            "split": dataset.layout.split,
+            "shards": [s.relpath for s in dataset.layout.shards],
+            "multilabel": dataset.layout.multilabel,
+            "precision": precision,
+            "limit": limit,
+        },
+    )
+
+
+def compute_features(
+    model: LoadedModel,
+    dataset: ResolvedDataset,
+    cache: FeatureCache,
+    *,
+    batch_size: int,
+    num_workers: int,
+    precision: str,
+    limit: int | None,
+    progress: bool = True,
+) -> DatasetFeatures:
+    started = time.perf_counter()
+    layout = dataset.layout
+    todo = [s for s in layout.shards if not cache.has(s.index)]
+    if todo:
+        _encode_shards(
+            model,
+            dataset,
+            cache,
+            todo,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            precision=precision,
+            limit=limit,
+            progress=progress,
+        )
+    parts = [part for s in layout.shards if len((part := cache.load(s.index)).keys)]
+    if not parts:
+        raise DataError(f"{layout.describe()}: the shards hold no samples")
+    features = torch.from_numpy(np.concatenate([p.features for p in parts]))
+    labels = np.concatenate([p.labels for p in parts])
+    keys = np.concatenate([p.keys for p in parts])
+    _check_samples(dataset, keys, limit)
+    return DatasetFeatures(
+        features,
+        labels,
+        keys,
+        cache.key,
+        len(layout.shards) - len(todo),
+        len(todo),
+        time.perf_counter() - started,
+    )
+
+
+def _encode_shards(
+    model, dataset, cache, shards, *, batch_size, num_workers, precision, limit, progress
+) -> None:
+    from tqdm import tqdm
+
+    device = model.device
+    if limit is not None:
+        num_workers = 0  # one reader, so the limit counts samples in shard order
+    stream = ShardStream(
+        dataset.layout.source,
+        shards,
+        model.image_transform(),
+        dataset.num_classes,
+        dataset.layout.multilabel,
+        batch_size,
+        limit=limit,
+    )
+    loader = make_loader(stream, num_workers=num_workers, pin_memory=device.type == "cuda")
+    pending: dict[int, list] = {}
+    bar = tqdm(
+        total=limit or dataset.expected_samples,
+        unit="img",
+        desc=f"image features {dataset.name}",
+        disable=not progress,
+        leave=False,
+    )
+    with torch.inference_mode(), autocast(device, precision), bar:
+        for batch in loader:
+            parts = pending.setdefault(batch.shard, [])
+            if batch.keys:
+                images = batch.images.to(device, non_blocking=True)
+                encoded = F.normalize(model.module.encode_image(images).float(), dim=-1).cpu()  # (B, D)
+                parts.append((encoded.numpy(), batch.labels.numpy(), np.asarray(batch.keys, dtype=str)))
+                bar.update(len(batch.keys))
+            if batch.last:
+                cache.save(batch.shard, _join(pending.pop(batch.shard), dataset))
+
+
+def _join(parts: list, dataset: ResolvedDataset) -> ShardFeatures:
+    if not parts:  # an empty shard still gets a (0, D) entry, so it is not read again
+        return ShardFeatures(np.zeros((0, 0), np.float32), np.zeros((0,), np.int64), np.zeros((0,), str))
+    return ShardFeatures(
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
+
+
+def _check_samples(dataset: ResolvedDataset, keys: np.ndarray, limit: int | None) -> None:
+    if len(keys) == 0:
+        raise DataError(f"{dataset.layout.describe()}: the shards hold no samples")
+    unique, counts = np.unique(keys, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(
+            f"{dataset.layout.describe()}: sample key {unique[counts > 1][0]!r} occurs more than once"
+        )
+    expected = dataset.expected_samples
+    if limit is None and expected is not None and len(keys) != expected:
+        raise DataError(
+            f"{dataset.layout.describe()}: the shards hold {len(keys)} samples, but {dataset.name} "
+            f"{dataset.layout.split} has {expected}; some shards are truncated or of another split"
+        )

@@ -1,0 +1,11 @@
+"""Registered methods that turn class names into a zero-shot classifier (see ``base``)."""
+
+from cnclip_eval.methods.base import Classifier, DatasetTexts, Method, MethodContext, Option
+from cnclip_eval.registry import Registry
+
+METHODS: Registry[Method] = Registry("method")
+METHODS.add(
+    "baseline", "cnclip_eval.methods.baseline:TemplateEnsemble", "template ensemble with the class name"
+)
+
+__all__ = ["METHODS", "Classifier", "DatasetTexts", "Method", "MethodContext", "Option"]

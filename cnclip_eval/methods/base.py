@@ -1,0 +1,105 @@
+"""The method contract: class names and prompts in, an L2-normalized ``(C, D)`` classifier out.
+
+A method is a small object with a ``name``, a one-line ``summary``, the ``options`` it accepts
+(exposed by the CLI as ``--{method}-{option}`` and by suites as keys) and ``build(ctx)``. It sees
+the text encoder and the dataset's texts, never the images, so every method of a run reuses the
+same cached image features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cnclip_eval.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+    from cnclip_eval.text import TextEncoder
+
+
+@dataclass(frozen=True)
+class Option:
+    """A method option; the CLI exposes it as ``--{method}-{name}``, suites as a key."""
+
+    name: str
+    type: Callable[[str], Any]
+    default: Any
+    help: str
+    choices: tuple | None = None
+
+
+@dataclass(frozen=True)
+class DatasetTexts:
+    """What a method may know of the dataset: its class names and templates, index = label."""
+
+    dataset: str
+    classnames: list[str]  # Chinese names
+    classnames_en: list[str] | None  # English names, where known
+    templates: list[str]  # Chinese "{c}" templates chosen by --templates
+    templates_en: list[str] = field(default_factory=list)  # English "{c}" templates
+
+
+@dataclass
+class MethodContext:
+    encoder: TextEncoder
+    texts: DatasetTexts
+    model_id: str  # model identity, to refuse artifacts made for another model
+    weights_sha256: str | None
+    options: dict[str, Any]  # this method's options, parsed and defaulted
+
+
+@dataclass
+class Classifier:
+    weights: torch.Tensor  # (C, D) float32, rows L2-normalized
+    provenance: dict[str, Any]  # everything the weights depended on
+
+
+class Method(Protocol):
+    name: str
+    summary: str
+    options: tuple[Option, ...]
+
+    def build(self, ctx: MethodContext) -> Classifier: ...
+
+
+def resolve_options(method: Method, given: dict[str, Any]) -> dict[str, Any]:
+    """Defaults filled in, unknown keys refused, strings parsed with the option's type."""
+    known = {option.name: option for option in method.options}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise UserError(
+            f"method {method.name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options: {', '.join(known) or '(none)'}"
+        )
+    resolved = {}
+    for name, option in known.items():
+        value = given.get(name, option.default)
+        if isinstance(value, str) and option.type is not str:
+            try:
+                value = option.type(value)
+            except ValueError:
+                raise UserError(f"method {method.name!r} option {name!r}: cannot read {value!r}") from None
+        if option.choices and value not in option.choices:
+            raise UserError(
+                f"method {method.name!r} option {name!r} must be one of {', '.join(map(str, option.choices))}, "
+                f"not {value!r}"
+            )
+        resolved[name] = value
+    return resolved
+
+
+def require_english(texts: DatasetTexts, method: str) -> list[str]:
+    if not texts.classnames_en:
+        raise UserError(
+            f"method {method!r} needs English class names for dataset {texts.dataset!r}: "
+            "give --classnames-en FILE or use a catalog dataset that has them"
+        )
+    if len(texts.classnames_en) != len(texts.classnames):
+        raise UserError(
+            f"dataset {texts.dataset!r}: {len(texts.classnames_en)} English class names "
+            f"but {len(texts.classnames)} Chinese ones"
+        )
+    return texts.classnames_en

@@ -1,0 +1,151 @@
+"""Result records: one JSON file per (model, dataset, method), with per-sample predictions beside it.
+
+Layout of ``<output_dir>/<model>__<dataset>__<method>.json`` (schema_version 1)::
+
+    {
+      "schema_version": 1,
+      "model": "ViT-B-16",            # model id as the user named it
+      "dataset": "imagenet1k",        # catalog name or local folder name
+      "split": "test",
+      "method": "baseline",
+      "run_name": "baseline",         # method plus a short tag of its options when they differ
+      "main_metric": "top1",          # the dataset's headline metric, a key of "metrics"
+      "metrics": {"top1": 0.53, ...}, # fractions in [0, 1]
+      "n_samples": 50000,
+      "predictions": "ViT-B-16__imagenet1k__baseline.predictions.npz",
+      "provenance": {...},            # see cnclip_eval.provenance
+      "created": "2026-11-23T04:00:00+00:00"
+    }
+
+The predictions file (``numpy.savez_compressed``, loadable with ``allow_pickle=False``) holds
+``keys`` (N,) str, ``labels`` (N,) int64 or (N, C) int8 for multi-label data, ``topk`` (N, k)
+int32 class indices sorted by score (k = min(5, C)), and ``scores`` (N, C) float16 when N * C is
+small enough to keep (multi-label, binary and most ELEVATER datasets), so that intervals and paired
+tests need no re-run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnclip_eval.errors import UserError
+from cnclip_eval.fileio import atomic_write, atomic_write_json
+
+SCHEMA_VERSION = 1
+MAX_STORED_SCORES = 20_000_000  # N * C above which only top-k is stored (ImageNet: 50k x 1k)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    keys: np.ndarray  # (N,) str
+    labels: np.ndarray  # (N,) int64, or (N, C) int8 multi-label
+    topk: np.ndarray  # (N, k) int32
+    scores: np.ndarray | None = None  # (N, C) float16
+
+    @property
+    def correct(self) -> np.ndarray:
+        """(N,) bool: top-1 prediction equals the label (single-label data only)."""
+        return self.topk[:, 0] == self.labels
+
+    @classmethod
+    def from_logits(cls, keys, logits: np.ndarray, labels: np.ndarray) -> Predictions:
+        n, c = logits.shape
+        k = min(5, c)
+        topk = np.argsort(-logits, axis=1, kind="stable")[:, :k].astype(np.int32)
+        scores = logits.astype(np.float16) if n * c <= MAX_STORED_SCORES else None
+        return cls(np.asarray(keys, dtype=str), np.asarray(labels), topk, scores)
+
+
+@dataclass
+class ResultRecord:
+    model: str
+    dataset: str
+    split: str
+    method: str
+    run_name: str
+    main_metric: str
+    metrics: dict[str, float]
+    n_samples: int
+    provenance: dict[str, Any] = field(default_factory=dict)
+    predictions: str | None = None
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def main_score(self) -> float:
+        return self.metrics[self.main_metric]
+
+    def stem(self) -> str:
+        return "__".join(_safe(part) for part in (self.model, self.dataset, self.run_name))
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe form of a model, dataset or run name (paths become their last part)."""
+    name = Path(name).name if ("/" in name or "\\" in name) else name
+    return re.sub(r"[^\w.@+-]+", "_", name)
+
+
+def save_result(record: ResultRecord, predictions: Predictions | None, output_dir: str | Path) -> Path:
+    """Write the predictions, then the JSON that points at them, both atomically."""
+    output_dir = Path(output_dir)
+    stem = record.stem()
+    if predictions is not None:
+        record.predictions = f"{stem}.predictions.npz"
+        atomic_write(output_dir / record.predictions, lambda f: _write_predictions(f, predictions))
+    return atomic_write_json(output_dir / f"{stem}.json", asdict(record))
+
+
+def _write_predictions(f, predictions: Predictions) -> None:
+    arrays = {"keys": predictions.keys, "labels": predictions.labels, "topk": predictions.topk}
+    if predictions.scores is not None:
+        arrays["scores"] = predictions.scores
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    f.write(buffer.getvalue())
+
+
+def load_result(path: str | Path) -> ResultRecord:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such result file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not a JSON result file ({error})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise UserError(f"{path}: expected a cnclip-eval result with schema_version {SCHEMA_VERSION}")
+    missing = {"model", "dataset", "method", "metrics", "main_metric", "n_samples"} - set(data)
+    if missing:
+        raise UserError(f"{path}: result file lacks the keys {sorted(missing)}")
+    known = set(ResultRecord.__dataclass_fields__)
+    data.setdefault("split", "test")
+    data.setdefault("run_name", data["method"])
+    return ResultRecord(**{k: v for k, v in data.items() if k in known})
+
+
+def load_predictions(result_path: str | Path, record: ResultRecord | None = None) -> Predictions:
+    result_path = Path(result_path)
+    record = record or load_result(result_path)
+    if not record.predictions:
+        raise UserError(f"{result_path}: this result has no per-sample predictions file")
+    pred_path = result_path.parent / record.predictions
+    try:
+        with np.load(pred_path, allow_pickle=False) as data:
+            return Predictions(
+                keys=data["keys"],
+                labels=data["labels"],
+                topk=data["topk"],
+                scores=data["scores"] if "scores" in data.files else None,
+            )
+    except FileNotFoundError:
+        raise UserError(f"{pred_path}: predictions file named by {result_path} is missing") from None
+    except (ValueError, KeyError, OSError) as error:
+        raise UserError(f"{pred_path}: unreadable predictions file ({error})") from None

@@ -1,0 +1,97 @@
+"""Text side: tokenize with cn_clip's tokenizer, encode batched across classes, build classifiers.
+
+Prompts are sorted by token length and each batch is cut to its longest prompt. This is exact, not
+an approximation: cn_clip's ``encode_text`` builds its attention mask from ``[PAD]`` tokens and
+pools ``[CLS]``, so trailing pad columns change nothing but the cost.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+CONTEXT_LENGTH = 52  # cn_clip.tokenize's default, used by every published CN-CLIP model
+
+
+def tokenize_ids(texts: list[str], context_length: int = CONTEXT_LENGTH) -> tuple[list[list[int]], int]:
+    """Token ids as ``cn_clip.clip.tokenize`` makes them (unpadded) and how many were truncated.
+
+    ``[CLS] pieces[: context_length - 2] [SEP]``: the same rule as cn_clip, written out once so
+    that the truncation count costs no second tokenization.
+    """
+    from cn_clip.clip import _tokenizer
+
+    cls_id, sep_id = _tokenizer.vocab["[CLS]"], _tokenizer.vocab["[SEP]"]
+    ids, truncated = [], 0
+    for text in texts:
+        pieces = _tokenizer.convert_tokens_to_ids(_tokenizer.tokenize(text))
+        if len(pieces) > context_length - 2:
+            truncated += 1
+        ids.append([cls_id, *pieces[: context_length - 2], sep_id])
+    return ids, truncated
+
+
+def pad_batch(ids: list[list[int]], pad_id: int = 0) -> torch.Tensor:
+    """(B, L) LongTensor, L = the longest prompt of this batch (cn_clip's [PAD] id is 0)."""
+    batch = torch.full((len(ids), max(map(len, ids))), pad_id, dtype=torch.long)
+    for row, tokens in enumerate(ids):
+        batch[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+    return batch
+
+
+class TextEncoder:
+    """Encodes prompts with a CN-CLIP text tower; counts prompts cut at the context length."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+        context_length: int = CONTEXT_LENGTH,
+    ) -> None:
+        self.model = model
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.context_length = context_length
+        self.truncated = 0  # prompts longer than the context, over this encoder's life
+        self.encoded = 0
+
+    @torch.inference_mode()
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        """(N, D) float32 on the CPU, rows L2-normalized, in the order of ``texts``."""
+        if not texts:
+            raise ValueError("no texts to encode")
+        ids, truncated = tokenize_ids(texts, self.context_length)
+        self.truncated += truncated
+        self.encoded += len(texts)
+        # longest first, so each batch is nearly rectangular and pads little
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        features: torch.Tensor | None = None
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            tokens = pad_batch([ids[i] for i in rows]).to(self.device, non_blocking=True)
+            batch_features = self.model.encode_text(tokens).float()  # (B, D)
+            if features is None:
+                features = torch.empty(len(texts), batch_features.shape[1])
+            features[rows] = F.normalize(batch_features, dim=-1).cpu()
+        return features
+
+
+def classifier_from_prompts(encoder: TextEncoder, prompts_per_class: list[list[str]]) -> torch.Tensor:
+    """(C, D): normalize each prompt embedding, average per class, renormalize.
+
+    All prompts of all classes go through the encoder together, so batches are full.
+    """
+    empty = [c for c, prompts in enumerate(prompts_per_class) if not prompts]
+    if empty:
+        raise ValueError(f"classes without prompts: {empty[:10]}")
+    flat = [p for prompts in prompts_per_class for p in prompts]
+    class_of = torch.repeat_interleave(torch.tensor([len(p) for p in prompts_per_class]))  # (P,)
+    embeddings = encoder.encode(flat)  # (P, D)
+    sums = torch.zeros(len(prompts_per_class), embeddings.shape[1]).index_add_(0, class_of, embeddings)
+    means = sums / torch.bincount(class_of, minlength=len(prompts_per_class)).unsqueeze(1)
+    return F.normalize(means, dim=-1)
