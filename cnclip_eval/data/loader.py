@@ -61,7 +61,9 @@ class ShardStream(IterableDataset):
         remaining = self.limit
         for shard in assigned_shards(self.shards, worker, num_workers, self.rank, self.world_size):
             if remaining is not None and remaining <= 0:
-                return
+                # past the limit: an empty final batch, so the shard still counts as done
+                yield self._batch(shard, [], [], [], last=True)
+                continue
             for batch in self._read(shard, remaining):
                 if remaining is not None:
                     remaining -= len(batch.keys)
@@ -74,6 +76,7 @@ class ShardStream(IterableDataset):
         except FileNotFoundError:
             raise DataError(f"shard {name}: missing (nshards.txt lists it)") from None
         keys, images, labels = [], [], []
+        read = 0
         with stream:
             for key, image, label in read_shard(
                 stream, name, self.transform, self.num_classes, self.multilabel
@@ -81,7 +84,8 @@ class ShardStream(IterableDataset):
                 keys.append(key)
                 images.append(image)
                 labels.append(label)
-                if remaining is not None and len(keys) >= remaining:
+                read += 1
+                if remaining is not None and read >= remaining:
                     break
                 if len(keys) == self.batch_size:
                     yield self._batch(shard, keys, images, labels, last=False)

@@ -60,15 +60,20 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def load_weights(model: torch.nn.Module, path: Path, arch: str) -> None:
     state = read_state_dict(path)
-    result = model.load_state_dict(state, strict=False)
-    problems = [f"missing {k}" for k in result.missing_keys] + [
-        f"unexpected {k}" for k in result.unexpected_keys
+    expected = model.state_dict()
+    problems = [f"missing {k}" for k in expected if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in expected]
+    problems += [
+        f"{k} is {tuple(v.shape)}, not {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and v.shape != expected[k].shape
     ]
     if problems:
         raise UserError(
             f"{path}: checkpoint does not fit architecture {arch} "
-            f"({len(problems)} mismatched keys, e.g. {', '.join(problems[:3])})"
+            f"({len(problems)} mismatched keys, e.g. {'; '.join(problems[:3])})"
         )
+    model.load_state_dict(state)
 
 
 def from_config(
