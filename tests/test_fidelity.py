@@ -73,9 +73,9 @@ def test_matches_cn_clip_reference(ours, tiny_model, shard_dir):
 
 
 def test_matches_clip_benchmark(ours, tiny_model, shard_dir):
-    from cn_clip.clip import tokenize
     from clip_benchmark.datasets.builder import build_wds_dataset
     from clip_benchmark.metrics.zeroshot_classification import run_classification, zero_shot_classifier
+    from cn_clip.clip import tokenize
 
     logits, labels, _, dataset = ours
     wds_dataset = build_wds_dataset(

@@ -7,6 +7,7 @@ import pytest
 from cnclip_eval.data.layout import read_layout
 from cnclip_eval.data.loader import ShardStream, assigned_shards, make_loader
 from cnclip_eval.data.sources import open_source
+
 from conftest import make_dataset
 
 
