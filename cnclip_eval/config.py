@@ -14,6 +14,7 @@ class MethodSpec:
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     label: str | None = None  # the run name in results; defaults to the method name
+    templates: str | None = None  # overrides the dataset's template set for this method
 
     @property
     def run_name(self) -> str:
@@ -38,3 +39,4 @@ class RunConfig:
     limit: int | None = None
     seed: int = 0
     progress: bool = True
+    skip_existing: bool = False  # reuse results in output_dir made from the same inputs (suites)

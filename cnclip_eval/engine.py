@@ -7,25 +7,29 @@ methods are resolved and checked first, then each model is loaded, its image fea
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cnclip_eval.config import MethodSpec, RunConfig
-from cnclip_eval.data.resolve import ResolvedDataset, resolve_dataset
+from cnclip_eval.data.resolve import DatasetRequest, ResolvedDataset, resolve_dataset
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import ClassifierCache, default_cache_dir, file_fingerprints
+from cnclip_eval.fileio import sha256_json
 from cnclip_eval.image_features import autocast, compute_features, feature_cache_for
 from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, MethodContext
 from cnclip_eval.methods.base import resolve_options
 from cnclip_eval.metrics import compute_metrics
 from cnclip_eval.models import LoadedModel, ModelRequest, load_model
 from cnclip_eval.provenance import environment
-from cnclip_eval.results import Predictions, ResultRecord, save_result
+from cnclip_eval.results import Predictions, ResultRecord, load_result, save_result
+from cnclip_eval.templates import resolve_templates
 from cnclip_eval.text import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -62,15 +66,36 @@ def evaluate(
     datasets = [resolve_dataset(request) for request in config.datasets]
     methods = prepare_methods(config.methods)
     cache_root = Path(config.cache_dir or default_cache_dir())
+    existing = index_existing(config.output_dir) if config.skip_existing else {}
     records = []
+
+    def emit(record: ResultRecord) -> None:
+        records.append(record)
+        if on_result:
+            on_result(record)
+
     for model_name in config.models:
+        todo: list[tuple[ResolvedDataset, list]] = []
+        for request, dataset in zip(config.datasets, datasets):
+            pending = []
+            for spec, method, options in methods:
+                fingerprint = request_fingerprint(config, model_name, request, spec, options)
+                if fingerprint in existing:
+                    log.info("skipping %s / %s / %s: result exists", model_name, dataset.name, spec.run_name)
+                    emit(load_result(existing[fingerprint]))
+                else:
+                    pending.append((spec, method, options, fingerprint))
+            if pending:
+                todo.append((dataset, pending))
+        if not todo:
+            continue
         model = load_model(
             ModelRequest(
                 model_name, config.arch, config.model_cache_dir, config.seed, device, config.use_modelscope
             )
         )
         encoder = TextEncoder(model.module, device, config.text_batch_size)
-        for dataset in datasets:
+        for dataset, pending in todo:
             cache = feature_cache_for(model, dataset, cache_root, config.precision, config.limit)
             images = compute_features(
                 model,
@@ -82,7 +107,7 @@ def evaluate(
                 limit=config.limit,
                 progress=config.progress,
             )
-            for spec, method, options in methods:
+            for spec, method, options, fingerprint in pending:
                 record, predictions = run_method(
                     model,
                     dataset,
@@ -95,16 +120,51 @@ def evaluate(
                     config,
                     device,
                 )
+                record.provenance["request_fingerprint"] = fingerprint
                 save_result(record, predictions, config.output_dir)
-                records.append(record)
-                if on_result:
-                    on_result(record)
+                emit(record)
     return records
 
 
-def dataset_texts(dataset: ResolvedDataset) -> DatasetTexts:
+def request_fingerprint(
+    config: RunConfig, model_name: str, dataset: DatasetRequest, spec: MethodSpec, options: dict
+) -> str:
+    """A hash of everything the user asked for that decides a result (files by their content)."""
+    files = {k: v for k, v in vars(dataset).items() if isinstance(v, str) and Path(v).is_file()}
+    return sha256_json(
+        {
+            "model": model_name,
+            "arch": config.arch,
+            "seed": config.seed,
+            "dataset": vars(dataset),
+            "method": spec.name,
+            "label": spec.run_name,
+            "templates": spec.templates,
+            "options": _jsonable(options),
+            "files": {**file_fingerprints(options), **file_fingerprints(files)},
+            "precision": config.precision,
+            "limit": config.limit,
+        }
+    )
+
+
+def index_existing(output_dir: Path) -> dict[str, Path]:
+    """request fingerprint -> result file, for the results already in ``output_dir``."""
+    index = {}
+    for path in sorted(Path(output_dir).glob("*.json")):
+        try:
+            fingerprint = json.loads(path.read_text(encoding="utf-8"))["provenance"]["request_fingerprint"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if (path.parent / f"{path.stem}.predictions.npz").is_file():
+            index[fingerprint] = path
+    return index
+
+
+def dataset_texts(dataset: ResolvedDataset, spec: MethodSpec | None = None) -> DatasetTexts:
+    templates = resolve_templates(spec.templates) if spec and spec.templates else dataset.templates
     return DatasetTexts(
-        dataset.name, dataset.classnames, dataset.classnames_en, dataset.templates, dataset.templates_en
+        dataset.name, dataset.classnames, dataset.classnames_en, templates, dataset.templates_en
     )
 
 
@@ -119,7 +179,7 @@ def build_classifier(
     precision: str,
 ) -> tuple[torch.Tensor, dict, bool]:
     """The method's ``(C, D)`` classifier, from the cache when the same inputs built it before."""
-    texts = dataset_texts(dataset)
+    texts = dataset_texts(dataset, spec)
     key = cache.key(
         {
             "weights": model.weights_id,
@@ -127,7 +187,7 @@ def build_classifier(
             "method": spec.name,
             "options": options,
             "files": file_fingerprints(options),
-            "texts": texts.__dict__,
+            "texts": asdict(texts),
             "precision": precision,
         }
     )
@@ -173,7 +233,12 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
                 "weights_id": model.weights_id,
             },
             "dataset": dataset.provenance(),
-            "method": {"name": spec.name, "options": _jsonable(options), "details": method_provenance},
+            "method": {
+                "name": spec.name,
+                "options": _jsonable(options),
+                "templates": spec.templates,
+                "details": method_provenance,
+            },
             "precision": config.precision,
             "batch_size": config.batch_size,
             "seed": config.seed,

@@ -35,3 +35,13 @@ def print_results(records: list[ResultRecord], output_dir: Path | None = None) -
             + ", ".join(sorted({f"{r.dataset}={r.main_metric}" for r in records}))
             + ")"
         )
+
+
+def print_leaderboard(records: list[ResultRecord], output_dir: Path) -> None:
+    """The suite's closing table: the leaderboard when the report module is there, else the plain table."""
+    try:
+        from cnclip_eval.report.ranking import build_leaderboard  # noqa: F401
+    except ImportError:
+        print_results(records, output_dir)
+        return
+    print_results(records, output_dir)

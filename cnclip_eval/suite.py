@@ -1,0 +1,160 @@
+"""Suites: versioned YAML files naming models x datasets x methods, turned into run configs.
+
+::
+
+    version: 1
+    name: smoke
+    models: [demo]                        # names, or {name: PATH, arch: VISION@TEXT}
+    datasets: [demo-shapes]               # names, or {name, data_root, split, classnames, classnames_en,
+                                          #            templates, templates_en}
+    methods:                              # names, or {name, label, templates, <the method's options>}
+      - baseline
+      - {name: bilingual, weight: 0.7, label: bilingual-w0.7}
+    settings: {batch_size: 64, limit: null}   # any RunConfig setting below
+
+Unknown keys and names are refused with their line and the valid choices, before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnclip_eval.config import MethodSpec, RunConfig
+from cnclip_eval.data.resolve import DatasetRequest
+from cnclip_eval.errors import UnknownNameError, UserError
+
+SUITE_VERSION = 1
+TOP_KEYS = {"version", "name", "description", "models", "datasets", "methods", "settings"}
+MODEL_KEYS = {"name", "arch"}
+DATASET_KEYS = {f.name for f in fields(DatasetRequest)} - {"dataset"} | {"name"}
+METHOD_KEYS = {"name", "label", "templates"}
+SETTINGS = {
+    "batch_size": int,
+    "text_batch_size": int,
+    "num_workers": int,
+    "device": str,
+    "precision": str,
+    "limit": int,
+    "seed": int,
+}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Remembers the line of each mapping key, so errors can point at the suite's text."""
+
+    def construct_mapping(self, node, deep=False):
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__lines__"] = {key.value: key.start_mark.line + 1 for key, _ in node.value}
+        return mapping
+
+
+def load_suite(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (a SafeLoader)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such suite file") from None
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a suite is a mapping with the keys {', '.join(sorted(TOP_KEYS))}")
+    _check_keys(path, data, TOP_KEYS, "suite")
+    if data.get("version") != SUITE_VERSION:
+        raise UserError(f"{path}: expected 'version: {SUITE_VERSION}', found {data.get('version')!r}")
+    for key in ("models", "datasets", "methods"):
+        if not isinstance(data.get(key), list) or not data[key]:
+            raise UserError(f"{path}: '{key}' must be a non-empty list")
+    return data
+
+
+def _check_keys(path: Path, entry: dict, valid: set[str], what: str) -> None:
+    lines = entry.get("__lines__", {})
+    for key in entry:
+        if key != "__lines__" and key not in valid:
+            raise UserError(
+                f"{path}:{lines.get(key, '?')}: unknown {what} key {key!r}; valid keys: {', '.join(sorted(valid))}"
+            )
+
+
+def _entry(path: Path, item: Any, valid: set[str], what: str) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"name": item}
+    if not isinstance(item, dict) or "name" not in item:
+        raise UserError(f"{path}: each {what} is a name or a mapping with 'name' (found {item!r})")
+    _check_keys(path, item, valid, what)
+    return {k: v for k, v in item.items() if k != "__lines__"}
+
+
+def _method_spec(path: Path, item: Any) -> MethodSpec:
+    from cnclip_eval.methods import METHODS
+
+    entry = _entry(path, item, METHOD_KEYS | _all_method_options(), "method")
+    line = item.get("__lines__", {}).get("name", "?") if isinstance(item, dict) else "?"
+    try:
+        method = METHODS.get(entry["name"])
+    except UnknownNameError as error:
+        raise UserError(f"{path}:{line}: {error}") from None
+    own = {option.name for option in method.options}
+    options = {k: v for k, v in entry.items() if k not in METHOD_KEYS}
+    foreign = sorted(set(options) - own)
+    if foreign:
+        raise UserError(
+            f"{path}:{line}: method {entry['name']!r} has no option {', '.join(foreign)}; "
+            f"its options: {', '.join(sorted(own)) or '(none)'}"
+        )
+    return MethodSpec(entry["name"], options, entry.get("label"), entry.get("templates"))
+
+
+def _all_method_options() -> set[str]:
+    from cnclip_eval.methods import METHODS
+
+    return {option.name for entry in METHODS.entries() for option in METHODS.get(entry.name).options}
+
+
+def _settings(path: Path, data: dict) -> dict[str, Any]:
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise UserError(f"{path}: 'settings' must be a mapping")
+    _check_keys(path, settings, set(SETTINGS), "settings")
+    parsed = {}
+    for key, value in settings.items():
+        if key == "__lines__" or value is None:
+            continue
+        if not isinstance(value, SETTINGS[key]):
+            raise UserError(
+                f"{path}:{settings['__lines__'][key]}: setting {key!r} must be {SETTINGS[key].__name__}"
+            )
+        parsed[key] = value
+    return parsed
+
+
+def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
+    """One RunConfig per model entry (all datasets and methods), settings then overrides applied."""
+    path = Path(path)
+    data = load_suite(path)
+    datasets = tuple(
+        DatasetRequest(dataset=e.pop("name"), **e)
+        for e in (_entry(path, item, DATASET_KEYS, "dataset") for item in data["datasets"])
+    )
+    methods = tuple(_method_spec(path, item) for item in data["methods"])
+    labels = [m.run_name for m in methods]
+    duplicated = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicated:
+        raise UserError(f"{path}: methods share the run name {duplicated[0]!r}; give each a distinct 'label'")
+    settings = {**_settings(path, data), **{k: v for k, v in overrides.items() if v is not None}}
+    models = [_entry(path, item, MODEL_KEYS, "model") for item in data["models"]]
+    return [
+        RunConfig(
+            models=(m["name"],),
+            datasets=datasets,
+            methods=methods,
+            arch=m.get("arch"),
+            skip_existing=True,
+            **settings,
+        )
+        for m in models
+    ]

@@ -1,0 +1,78 @@
+"""Suites: YAML in, one image pass per (model, dataset), existing results skipped, bad keys refused."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from cnclip_eval.errors import UserError
+from cnclip_eval.suite import suite_configs
+
+
+def write_suite(tmp_path, shard_dir, body: str | None = None):
+    body = (
+        body
+        or f"""
+        version: 1
+        name: tiny
+        models: [tiny]
+        datasets:
+          - {{name: {shard_dir}}}
+        methods:
+          - baseline
+          - {{name: baseline, label: baseline-single, templates: single}}
+        settings: {{num_workers: 0, batch_size: 16}}
+    """
+    )
+    path = tmp_path / "suite.yaml"
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def test_suite_runs_and_skips_existing_results(run_cli, shard_dir, tmp_path):
+    suite = write_suite(tmp_path, shard_dir)
+    code, out, err = run_cli("run", suite, "--output-dir", tmp_path / "r")
+    assert code == 0, err
+    assert "baseline-single" in out
+    results = sorted((tmp_path / "r").glob("*.json"))
+    assert len(results) == 2
+    mtimes = [p.stat().st_mtime_ns for p in results]
+    code, out, err = run_cli("run", suite, "--output-dir", tmp_path / "r")
+    assert code == 0, err
+    assert [p.stat().st_mtime_ns for p in results] == mtimes  # nothing recomputed, nothing rewritten
+    assert "baseline-single" in out
+
+
+def test_changed_inputs_are_not_skipped(run_cli, shard_dir, tmp_path):
+    suite = write_suite(tmp_path, shard_dir)
+    assert run_cli("run", suite, "--output-dir", tmp_path / "r")[0] == 0
+    code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "r", "--limit", "5")
+    assert code == 0, err
+    record = (tmp_path / "r" / f"tiny__{shard_dir.name}__baseline.json").read_text()
+    assert '"n_samples": 5' in record
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ("methods: [baseline]\nmodles: [tiny]\n", r"suite.yaml:\d+: unknown suite key 'modles'"),
+        ("methods: [{name: baselin}]\n", r"Unknown method 'baselin'. Did you mean: baseline"),
+        ("methods: [{name: baseline, wieght: 1}]\n", r"unknown method key 'wieght'"),
+        ("methods: [baseline, baseline]\n", r"share the run name 'baseline'"),
+        ("methods: [baseline]\nsettings: {batch_sise: 3}\n", r"unknown settings key 'batch_sise'"),
+    ],
+)
+def test_bad_suites_are_refused_with_the_line(tmp_path, shard_dir, snippet, message):
+    body = f"version: 1\nmodels: [tiny]\ndatasets: [{shard_dir}]\n{snippet}"
+    with pytest.raises(UserError, match=message):
+        suite_configs(write_suite(tmp_path, shard_dir, body))
+
+
+def test_version_is_required(tmp_path, shard_dir):
+    with pytest.raises(UserError, match="version: 1"):
+        suite_configs(
+            write_suite(
+                tmp_path, shard_dir, f"models: [tiny]\ndatasets: [{shard_dir}]\nmethods: [baseline]\n"
+            )
+        )
