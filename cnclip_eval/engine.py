@@ -19,6 +19,7 @@ import torch
 
 from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.resolve import DatasetRequest, ResolvedDataset, resolve_dataset
+from cnclip_eval.distributed import current_world, rank_device
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import ClassifierCache, default_cache_dir, file_fingerprints
 from cnclip_eval.fileio import sha256_json
@@ -61,7 +62,11 @@ def prepare_methods(specs: tuple[MethodSpec, ...]) -> list[tuple[MethodSpec, Met
 def evaluate(
     config: RunConfig, on_result: Callable[[ResultRecord], None] | None = None
 ) -> list[ResultRecord]:
-    device = pick_device(config.device)
+    """Every (model, dataset, method) result; under torchrun, rank 0 returns them and the others []."""
+    world = current_world()
+    if world.size > 1 and config.limit is not None:
+        raise UserError("--limit counts samples in shard order and cannot be split across torchrun ranks")
+    device = rank_device(pick_device(config.device), world)
     check_precision(config.precision, device)
     datasets = [resolve_dataset(request) for request in config.datasets]
     methods = prepare_methods(config.methods)
@@ -105,8 +110,11 @@ def evaluate(
                 num_workers=config.num_workers,
                 precision=config.precision,
                 limit=config.limit,
-                progress=config.progress,
+                progress=config.progress and world.is_main,
+                world=world,
             )
+            if not world.is_main:
+                continue  # rank 0 builds the classifiers and writes the results
             for spec, method, options, fingerprint in pending:
                 record, predictions = run_method(
                     model,
@@ -249,6 +257,7 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
                 "shards_from_cache": images.shards_from_cache,
                 "shards_computed": images.shards_computed,
                 "seconds": round(images.seconds, 3),
+                "ranks": images.ranks,
             },
             "classifier": {"from_cache": from_cache, "seconds": round(classifier_seconds, 3)},
             "environment": environment(device),

@@ -17,12 +17,14 @@ import torch.nn.functional as F
 
 from cnclip_eval.data.loader import ShardStream, make_loader
 from cnclip_eval.data.resolve import ResolvedDataset
+from cnclip_eval.distributed import World, all_gather
 from cnclip_eval.errors import DataError
 from cnclip_eval.features import FeatureCache, ShardFeatures
 from cnclip_eval.models import LoadedModel
 
 log = logging.getLogger(__name__)
 
+SINGLE_PROCESS = World()
 PREPROCESSING_ID = "cn_clip.image_transform:squash-bicubic+rgb-first+clip-mean-std"
 
 
@@ -35,6 +37,7 @@ class DatasetFeatures:
     shards_from_cache: int
     shards_computed: int
     seconds: float
+    ranks: int = 1  # processes that shared the encoding (torchrun)
 
 
 def autocast(device: torch.device, precision: str):
@@ -74,12 +77,16 @@ def compute_features(
     precision: str,
     limit: int | None,
     progress: bool = True,
+    world: World = SINGLE_PROCESS,
 ) -> DatasetFeatures:
     started = time.perf_counter()
     layout = dataset.layout
     todo = [s for s in layout.shards if not cache.has(s.index)]
+    if world.size > 1:  # every rank must deal the same shards: take the union of what is missing
+        missing = {i for ranks_todo in all_gather([s.index for s in todo], world) for i in ranks_todo}
+        todo = [s for s in layout.shards if s.index in missing]
     if todo:
-        _encode_shards(
+        computed = _encode_shards(
             model,
             dataset,
             cache,
@@ -89,7 +96,13 @@ def compute_features(
             precision=precision,
             limit=limit,
             progress=progress,
+            world=world,
         )
+        if world.size > 1:
+            for gathered in all_gather(computed, world):
+                for shard, data in gathered.items():
+                    if not cache.has(shard):  # another rank's shard: keep it here too (no shared disk needed)
+                        cache.save(shard, data)
     parts = [part for s in layout.shards if len((part := cache.load(s.index)).keys)]
     if not parts:
         raise DataError(f"{layout.describe()}: the shards hold no samples")
@@ -105,12 +118,14 @@ def compute_features(
         len(layout.shards) - len(todo),
         len(todo),
         time.perf_counter() - started,
+        world.size,
     )
 
 
 def _encode_shards(
-    model, dataset, cache, shards, *, batch_size, num_workers, precision, limit, progress
-) -> None:
+    model, dataset, cache, shards, *, batch_size, num_workers, precision, limit, progress, world
+) -> dict[int, ShardFeatures]:
+    """Encode this rank's share of ``shards``, saving each to the cache as it completes."""
     from tqdm import tqdm
 
     device = model.device
@@ -124,9 +139,12 @@ def _encode_shards(
         dataset.layout.multilabel,
         batch_size,
         limit=limit,
+        rank=world.rank,
+        world_size=world.size,
     )
     loader = make_loader(stream, num_workers=num_workers, pin_memory=device.type == "cuda")
     pending: dict[int, list] = {}
+    finished: dict[int, ShardFeatures] = {}
     bar = tqdm(
         total=limit or dataset.expected_samples,
         unit="img",
@@ -143,7 +161,9 @@ def _encode_shards(
                 parts.append((encoded.numpy(), batch.labels.numpy(), np.asarray(batch.keys, dtype=str)))
                 bar.update(len(batch.keys))
             if batch.last:
-                cache.save(batch.shard, _join(pending.pop(batch.shard), dataset))
+                finished[batch.shard] = _join(pending.pop(batch.shard), dataset)
+                cache.save(batch.shard, finished[batch.shard])
+    return finished
 
 
 def _join(parts: list, dataset: ResolvedDataset) -> ShardFeatures:

@@ -171,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
     from cnclip_eval.cli.output import print_results
     from cnclip_eval.engine import evaluate
 
+    from cnclip_eval.distributed import current_world
+
     records = evaluate(run_config(args))
-    print_results(records, args.output_dir)
+    if current_world().is_main:  # under torchrun, rank 0 holds the results
+        print_results(records, args.output_dir)
     return 0
