@@ -29,15 +29,19 @@ for _name, _summary in _PUBLISHED.items():
 MODELS.add(
     "tiny", small_config("tiny-vit@tiny-bert"), "tiny random CN-CLIP (32px ViT, 2-layer BERT) for tests"
 )
+MODELS.add(
+    "random", small_config("tiny-vit@tiny-bert"), "random weights for any --arch (default tiny), for timing"
+)
 
 DEFAULT_MODEL = "ViT-B-16"
 
 
 def load_model(request: ModelRequest) -> LoadedModel:
     """Resolve ``request.name`` (a registered name, else a checkpoint path) and load it."""
-    if request.name not in MODELS and Path(request.name).suffix in {".pt", ".pth", ".bin", ".ckpt"}:
-        return load_checkpoint(request)
-    if request.name not in MODELS and Path(request.name).is_file():
+    looks_like_file = (
+        Path(request.name).suffix in {".pt", ".pth", ".bin", ".ckpt"} or Path(request.name).is_file()
+    )
+    if request.name not in MODELS and looks_like_file:
         return load_checkpoint(request)
     return MODELS.get(request.name)(request)
 

@@ -1,0 +1,333 @@
+"""Side-by-side speed comparison: cnclip-eval vs CLIP_benchmark, same model, same shards, one run.
+
+Run from the repository root::
+
+    python benchmarks/compare_clip_benchmark.py                     # CPU, tiny model, small shards
+    python benchmarks/compare_clip_benchmark.py --device cuda --arch ViT-B-16@RoBERTa-wwm-ext-base-chinese \
+        --images 5000 --text-classes 1000
+
+Scenarios (medians over --repeats, ratio = CLIP_benchmark time / ours):
+
+a. a leaderboard of several methods on one dataset: ours = one image pass + one classifier per method;
+   CLIP_benchmark = one run per method (it is handed our finished classifiers through ``load_clfs``
+   for the methods it cannot express, which favours it);
+b. the ImageNet-1k text classifier from 80 Chinese templates on the real-size text tower (random
+   weights), with the max |difference| of the two classifiers;
+c. one method, cold cache;  d. a second method with image features cached (vs c);
+e. peak memory (max RSS of a fresh process) at two dataset sizes, 10x apart.
+
+Both sides use fp32 (CLIP_benchmark with amp off) and the same batch size and worker count. Model
+loading is not timed. Figures go to stdout as a markdown table; paste them into benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.synthetic import make_shards  # noqa: E402
+from cnclip_eval.config import MethodSpec, RunConfig  # noqa: E402
+from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset  # noqa: E402
+from cnclip_eval.engine import build_classifier, prepare_methods, run_method  # noqa: E402
+from cnclip_eval.features import ClassifierCache  # noqa: E402
+from cnclip_eval.image_features import compute_features, feature_cache_for  # noqa: E402
+from cnclip_eval.models import ModelRequest, load_model  # noqa: E402
+from cnclip_eval.templates import resolve_templates  # noqa: E402
+from cnclip_eval.text import TextEncoder, classifier_from_prompts  # noqa: E402
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        result = run()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+# --- CLIP_benchmark's side, as its CLI runs a wds/ dataset ------------------------------------------
+
+
+def clip_benchmark_eval(model, data_dir: Path, classnames, templates, args, load_clfs=()):
+    from clip_benchmark.datasets.builder import build_wds_dataset
+    from clip_benchmark.metrics import zeroshot_classification
+    from cn_clip.clip import tokenize
+
+    dataset = build_wds_dataset("bench", model.image_transform(), split="test", data_dir=str(data_dir))
+    loader = torch.utils.data.DataLoader(
+        dataset.batched(args.batch_size), batch_size=None, shuffle=False, num_workers=args.workers
+    )
+    classifier = (
+        zeroshot_classification.torch.load(load_clfs[0], map_location="cpu").to(model.device)
+        if load_clfs
+        else zeroshot_classification.zero_shot_classifier(
+            model.module, tokenize, classnames, templates, str(model.device.type), amp=False
+        )
+    )
+    logits, target = zeroshot_classification.run_classification(
+        model.module, classifier, loader, str(model.device.type), amp=False
+    )
+    return float((logits.argmax(1) == target).float().mean())
+
+
+# --- our side ----------------------------------------------------------------------------------------
+
+
+def ours_eval(model, data_dir: Path, methods: list[MethodSpec], cache_dir: Path, args):
+    dataset = resolve_dataset(DatasetRequest(str(data_dir)))
+    cache = feature_cache_for(model, dataset, cache_dir, "fp32", None)
+    images = compute_features(
+        model,
+        dataset,
+        cache,
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        precision="fp32",
+        limit=None,
+        progress=False,
+    )
+    encoder = TextEncoder(model.module, model.device, args.text_batch_size)
+    config = RunConfig(models=(model.model_id,), datasets=(), methods=tuple(methods))
+    accuracies = {}
+    for spec, method, options in prepare_methods(tuple(methods)):
+        record, _ = run_method(
+            model,
+            dataset,
+            images,
+            spec,
+            method,
+            options,
+            encoder,
+            ClassifierCache(cache_dir / f"clf-{time.perf_counter_ns()}"),
+            config,
+            str(model.device),
+        )
+        accuracies[spec.run_name] = record.metrics["top1"]
+    return accuracies
+
+
+def export_classifier(model, data_dir: Path, spec: MethodSpec, path: Path, args) -> Path:
+    """Our finished (C, D) classifier as CLIP_benchmark's (D, C) ``load_clfs`` tensor."""
+    dataset = resolve_dataset(DatasetRequest(str(data_dir)))
+    [(spec, method, options)] = prepare_methods((spec,))
+    encoder = TextEncoder(model.module, model.device, args.text_batch_size)
+    weights, _, _ = build_classifier(
+        model, dataset, spec, method, options, encoder, ClassifierCache(path.parent / "clf"), "fp32"
+    )
+    torch.save(weights.T.contiguous(), path)
+    return path
+
+
+# --- scenarios -----------------------------------------------------------------------------------------
+
+
+def scenario_leaderboard(model, data_dir, methods, args, work: Path) -> dict:
+    dataset = resolve_dataset(DatasetRequest(str(data_dir)))
+    exported = {
+        m.run_name: export_classifier(model, data_dir, m, work / f"{m.run_name}.pt", args)
+        for m in methods
+        if m.name != "baseline"
+    }
+
+    def theirs():
+        return [
+            clip_benchmark_eval(
+                model,
+                data_dir,
+                dataset.classnames,
+                dataset.templates,
+                args,
+                load_clfs=[exported[m.run_name]] if m.run_name in exported else (),
+            )
+            for m in methods
+        ]
+
+    def ours():
+        return ours_eval(model, data_dir, methods, work / f"cold-{time.perf_counter_ns()}", args)
+
+    t_theirs, acc_theirs = median_seconds(theirs, args.repeats)
+    t_ours, acc_ours = median_seconds(ours, args.repeats)
+    return {
+        "scenario": f"a. {len(methods)}-method leaderboard ({', '.join(m.run_name for m in methods)})",
+        "clip_benchmark_s": t_theirs,
+        "ours_s": t_ours,
+        "check": f"top-1 ours {list(acc_ours.values())} vs CLIP_benchmark {acc_theirs}",
+    }
+
+
+def scenario_text_classifier(args) -> dict:
+    from clip_benchmark.metrics.zeroshot_classification import zero_shot_classifier
+    from cn_clip.clip import tokenize
+
+    from cnclip_eval.data.catalog import find_spec
+
+    device = args.device
+    model = load_model(ModelRequest("random", arch=args.text_arch, device=device))
+    classnames = find_spec("imagenet1k").read_classnames()[: args.text_classes]
+    templates = resolve_templates("zh80")
+    encoder = TextEncoder(model.module, device, args.text_batch_size)
+    t_ours, ours = median_seconds(
+        lambda: classifier_from_prompts(encoder, [[t.format(c=c) for t in templates] for c in classnames]),
+        args.repeats,
+    )
+    t_theirs, theirs = median_seconds(
+        lambda: zero_shot_classifier(model.module, tokenize, classnames, templates, device, amp=False),
+        args.repeats,
+    )
+    diff = (ours.to(theirs.device) - theirs.T).abs().max().item()
+    return {
+        "scenario": f"b. text classifier, {len(classnames)} ImageNet classes x {len(templates)} zh templates, "
+        f"{args.text_arch.split('@')[1]} (random weights)",
+        "clip_benchmark_s": t_theirs,
+        "ours_s": t_ours,
+        "check": f"max |diff| = {diff:.2e}",
+    }
+
+
+def scenario_cold_and_cached(model, data_dir, args, work: Path) -> list[dict]:
+    dataset = resolve_dataset(DatasetRequest(str(data_dir)))
+    baseline = [MethodSpec("baseline")]
+    t_theirs, _ = median_seconds(
+        lambda: clip_benchmark_eval(model, data_dir, dataset.classnames, dataset.templates, args),
+        args.repeats,
+    )
+    t_cold, _ = median_seconds(
+        lambda: ours_eval(model, data_dir, baseline, work / f"cold-{time.perf_counter_ns()}", args),
+        args.repeats,
+    )
+    warm = work / "warm"
+    ours_eval(model, data_dir, baseline, warm, args)
+    second = [MethodSpec("baseline", label="baseline-single", templates="single")]
+    t_warm, _ = median_seconds(lambda: ours_eval(model, data_dir, second, warm, args), args.repeats)
+    return [
+        {
+            "scenario": "c. one method, cold cache",
+            "clip_benchmark_s": t_theirs,
+            "ours_s": t_cold,
+            "check": "",
+        },
+        {
+            "scenario": "d. second method, image features cached (ratio: c ours / d ours)",
+            "clip_benchmark_s": t_cold,
+            "ours_s": t_warm,
+            "check": "",
+        },
+    ]
+
+
+def scenario_memory(args, work: Path) -> dict:
+    peaks = {}
+    for n in (args.memory_images, 10 * args.memory_images):
+        data_dir = make_shards(work / f"mem-{n}", n, num_shards=4, image_size=args.image_size)
+        code = (
+            "import sys, resource; sys.path.insert(0, %r);"
+            "from cnclip_eval.cli import main;"
+            "main(['--dataset', %r, '--model', %r, '--arch', %r, '--num-workers', '0', '--device', %r,"
+            " '--output-dir', %r, '--cache-dir', %r, '--no-progress']);"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        ) % (
+            str(ROOT),
+            str(data_dir),
+            args.model,
+            args.arch,
+            args.device,
+            str(work / f"r{n}"),
+            str(work / f"c{n}"),
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        peaks[n] = int(out.strip().splitlines()[-1]) / 1024  # MiB
+    small, large = peaks.values()
+    return {
+        "scenario": f"e. peak RSS, {args.memory_images} vs {10 * args.memory_images} images (MiB)",
+        "clip_benchmark_s": small,
+        "ours_s": large,
+        "check": f"growth {100 * (large - small) / small:.1f}% for 10x the images",
+    }
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--model", default="random", help="registered model (default: random init of --arch)")
+    parser.add_argument("--arch", default="tiny-vit@tiny-bert")
+    parser.add_argument(
+        "--text-arch",
+        default="tiny-vit@RoBERTa-wwm-ext-base-chinese",
+        help="arch for scenario b (the text tower is what is timed)",
+    )
+    parser.add_argument("--images", type=int, default=512, help="images in the generated shards")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--memory-images", type=int, default=300)
+    parser.add_argument("--text-classes", type=int, default=25, help="ImageNet classes for scenario b")
+    parser.add_argument("--methods", default="baseline,llm,bilingual,coop")
+    parser.add_argument(
+        "--method-options", default="{}", help='JSON: {"coop": {"context": "ctx.safetensors"}}'
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--text-batch-size", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scenarios", default="a,b,c,d,e")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    chosen = set(args.scenarios.split(","))
+    options = json.loads(args.method_options)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data_dir = make_shards(work / "shards", args.images, num_shards=4, image_size=args.image_size)
+        model = load_model(ModelRequest(args.model, arch=args.arch, device=args.device))
+        if "a" in chosen:
+            methods = [MethodSpec(name, options.get(name, {})) for name in args.methods.split(",")]
+            rows.append(scenario_leaderboard(model, data_dir, methods, args, work))
+        if "b" in chosen:
+            rows.append(scenario_text_classifier(args))
+        if chosen & {"c", "d"}:
+            rows.extend(scenario_cold_and_cached(model, data_dir, args, work))
+        if "e" in chosen:
+            rows.append(scenario_memory(args, work))
+    machine = (
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        if args.device == "cpu"
+        else torch.cuda.get_device_name()
+    )
+    print(
+        f"\nmachine: {machine}; device {args.device}; torch {torch.__version__}; model {args.model} "
+        f"{args.arch}; {args.images} images of {args.image_size}px; median of {args.repeats}\n"
+    )
+    print("| scenario | CLIP_benchmark | cnclip-eval | ratio | check |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for row in rows:
+        ratio = row["clip_benchmark_s"] / row["ours_s"] if row["ours_s"] else float("inf")
+        print(
+            f"| {row['scenario']} | {row['clip_benchmark_s']:.3f} | {row['ours_s']:.3f} | {ratio:.2f}x | "
+            f"{row['check']} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
