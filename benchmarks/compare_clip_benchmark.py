@@ -236,22 +236,34 @@ def scenario_memory(args, work: Path) -> dict:
     peaks = {}
     for n in (args.memory_images, 10 * args.memory_images):
         data_dir = make_shards(work / f"mem-{n}", n, num_shards=4, image_size=args.image_size)
-        code = (
-            "import sys, resource; sys.path.insert(0, %r);"
-            "from cnclip_eval.cli import main;"
-            "main(['--dataset', %r, '--model', %r, '--arch', %r, '--num-workers', '0', '--device', %r,"
-            " '--output-dir', %r, '--cache-dir', %r, '--no-progress']);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-        ) % (
-            str(ROOT),
+        argv = [
+            "--dataset",
             str(data_dir),
+            "--model",
             args.model,
+            "--arch",
             args.arch,
+            "--num-workers",
+            "0",
+            "--device",
             args.device,
+            "--output-dir",
             str(work / f"r{n}"),
+            "--cache-dir",
             str(work / f"c{n}"),
+            "--no-progress",
+        ]
+        code = (
+            "import json, resource, sys; from cnclip_eval.cli import main; main(json.loads(sys.argv[1])); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
         )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(argv)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
         peaks[n] = int(out.strip().splitlines()[-1]) / 1024  # MiB
     small, large = peaks.values()
     return {
