@@ -41,9 +41,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.synthetic import make_shards  # noqa: E402
 from cnclip_eval.config import MethodSpec, RunConfig  # noqa: E402
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset  # noqa: E402
-from cnclip_eval.engine import build_classifier, prepare_methods, run_method  # noqa: E402
+from cnclip_eval.engine import build_classifier, dataset_features, prepare_methods, run_method  # noqa: E402
 from cnclip_eval.features import ClassifierCache  # noqa: E402
-from cnclip_eval.image_features import compute_features, feature_cache_for  # noqa: E402
 from cnclip_eval.models import ModelRequest, load_model  # noqa: E402
 from cnclip_eval.templates import resolve_templates  # noqa: E402
 from cnclip_eval.text import TextEncoder, classifier_from_prompts  # noqa: E402
@@ -92,19 +91,16 @@ def clip_benchmark_eval(model, data_dir: Path, classnames, templates, args, load
 
 def ours_eval(model, data_dir: Path, methods: list[MethodSpec], cache_dir: Path, args):
     dataset = resolve_dataset(DatasetRequest(str(data_dir)))
-    cache = feature_cache_for(model, dataset, cache_dir, "fp32", None)
-    images = compute_features(
-        model,
-        dataset,
-        cache,
+    config = RunConfig(
+        models=(model.model_id,),
+        datasets=(),
+        methods=tuple(methods),
         batch_size=args.batch_size,
         num_workers=args.workers,
-        precision="fp32",
-        limit=None,
         progress=False,
     )
+    images = dataset_features(model, dataset, config, cache_dir)
     encoder = TextEncoder(model.module, model.device, args.text_batch_size)
-    config = RunConfig(models=(model.model_id,), datasets=(), methods=tuple(methods))
     accuracies = {}
     for spec, method, options in prepare_methods(tuple(methods)):
         record, _ = run_method(

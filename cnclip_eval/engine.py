@@ -19,11 +19,17 @@ import torch
 
 from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.resolve import DatasetRequest, ResolvedDataset, resolve_dataset
-from cnclip_eval.distributed import current_world, rank_device
+from cnclip_eval.distributed import World, current_world, rank_device
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import ClassifierCache, default_cache_dir, file_fingerprints
 from cnclip_eval.fileio import sha256_json
-from cnclip_eval.image_features import autocast, compute_features, feature_cache_for
+from cnclip_eval.image_features import (
+    SINGLE_PROCESS,
+    DatasetFeatures,
+    autocast,
+    compute_features,
+    feature_cache_for,
+)
 from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, MethodContext
 from cnclip_eval.methods.base import resolve_options
 from cnclip_eval.metrics import compute_metrics
@@ -101,18 +107,7 @@ def evaluate(
         )
         encoder = TextEncoder(model.module, device, config.text_batch_size)
         for dataset, pending in todo:
-            cache = feature_cache_for(model, dataset, cache_root, config.precision, config.limit)
-            images = compute_features(
-                model,
-                dataset,
-                cache,
-                batch_size=config.batch_size,
-                num_workers=config.num_workers,
-                precision=config.precision,
-                limit=config.limit,
-                progress=config.progress and world.is_main,
-                world=world,
-            )
+            images = dataset_features(model, dataset, config, cache_root, world)
             if not world.is_main:
                 continue  # rank 0 builds the classifiers and writes the results
             for spec, method, options, fingerprint in pending:
@@ -132,6 +127,28 @@ def evaluate(
                 save_result(record, predictions, config.output_dir)
                 emit(record)
     return records
+
+
+def dataset_features(
+    model: LoadedModel,
+    dataset: ResolvedDataset,
+    config: RunConfig,
+    cache_root: Path,
+    world: World = SINGLE_PROCESS,
+) -> DatasetFeatures:
+    """Image features of ``dataset`` under ``model``: from the cache, or computed (and cached) now."""
+    cache = feature_cache_for(model, dataset, cache_root, config.precision, config.limit)
+    return compute_features(
+        model,
+        dataset,
+        cache,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        precision=config.precision,
+        limit=config.limit,
+        progress=config.progress and world.is_main,
+        world=world,
+    )
 
 
 def request_fingerprint(
