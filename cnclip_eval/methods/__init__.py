@@ -7,5 +7,8 @@ METHODS: Registry[Method] = Registry("method")
 METHODS.add(
     "baseline", "cnclip_eval.methods.baseline:TemplateEnsemble", "template ensemble with the class name"
 )
+METHODS.add(
+    "llm", "cnclip_eval.methods.llm:LlmDescriptions", "CuPL-style LLM class descriptions (arXiv 2209.03320)"
+)
 
 __all__ = ["METHODS", "Classifier", "DatasetTexts", "Method", "MethodContext", "Option"]

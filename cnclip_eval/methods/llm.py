@@ -1,0 +1,87 @@
+"""``llm``: CuPL-style class descriptions from a prompt pack (Pratt et al., arXiv 2209.03320).
+
+Each class is represented by the descriptions an LLM wrote for it ("丁鲷是一种橄榄绿色的淡水鱼"),
+each encoded, normalized and averaged, instead of (``descriptions``) or together with
+(``descriptions+templates``) the template prompts "{c}的照片", .... CuPL combined both in one
+average; with ``descriptions+templates`` every description and every template prompt weighs the
+same. The descriptions come from a pack (``cnclip_eval.prompts``) written by
+``cnclip-eval prompts generate`` or ``prompts import-cupl``; the method never calls an LLM.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cnclip_eval.errors import UserError
+from cnclip_eval.methods.base import Classifier, MethodContext, Option, require_english
+
+log = logging.getLogger(__name__)
+
+MODES = ("descriptions", "descriptions+templates")
+
+
+class LlmDescriptions:
+    name = "llm"
+    summary = "CuPL-style LLM class descriptions (arXiv 2209.03320) read from a prompt pack"
+    options: tuple[Option, ...] = (
+        Option("pack", str, None, "prompt pack JSON; None: the shipped {dataset}.{lang}.json"),
+        Option(
+            "mode", str, "descriptions", "descriptions alone, or averaged with the template prompts", MODES
+        ),
+        Option("lang", str, "zh", "language of the pack: zh (Chinese names) or en", ("zh", "en")),
+    )
+
+    def build(self, ctx: MethodContext) -> Classifier:
+        from cnclip_eval.prompts.pack import find_pack, load_pack, validate_against
+        from cnclip_eval.text import classifier_from_prompts
+
+        language, mode = ctx.options.get("lang", "zh"), ctx.options.get("mode", "descriptions")
+        path = find_pack(ctx.texts.dataset, language, ctx.options.get("pack"))
+        pack = load_pack(path)
+        if pack.language != language:
+            raise UserError(
+                f"prompt pack {path} is in {pack.language!r} but --llm-lang is {language!r}: "
+                f"pass --llm-lang {pack.language} or another pack"
+            )
+        if pack.dataset != ctx.texts.dataset:
+            log.warning("prompt pack %s was made for %r, used for %r", path, pack.dataset, ctx.texts.dataset)
+        if language == "zh":
+            mismatched = validate_against(pack, ctx.texts.classnames, names="warn")
+        elif ctx.texts.classnames_en:
+            mismatched = validate_against(pack, ctx.texts.classnames_en, names="warn")
+        else:  # English names unknown: indices and count are all that can be checked
+            mismatched = validate_against(pack, ctx.texts.classnames, names="ignore")
+        prompts = pack.descriptions_per_class()
+        if mode == "descriptions+templates":
+            for prompts_of_class, template_prompts in zip(prompts, template_prompts_for(ctx, language)):
+                prompts_of_class.extend(template_prompts)
+        truncated_before = ctx.encoder.truncated
+        weights = classifier_from_prompts(ctx.encoder, prompts)  # (C, D), rows L2-normalized
+        return Classifier(
+            weights,
+            {
+                "pack": str(path),
+                "pack_sha256": pack.content_sha256,
+                "pack_language": pack.language,
+                "pack_generator": {"kind": pack.generator.kind, "llm_model": pack.generator.llm_model},
+                "mode": mode,
+                "n_descriptions": pack.num_descriptions,
+                "n_prompts": sum(map(len, prompts)),
+                "name_mismatches": len(mismatched),
+                "truncated_prompts": ctx.encoder.truncated - truncated_before,
+            },
+        )
+
+
+def template_prompts_for(ctx: MethodContext, language: str) -> list[list[str]]:
+    """Per class, the dataset's templates filled with its name in ``language``."""
+    texts = ctx.texts
+    if language == "zh":
+        names, templates = texts.classnames, texts.templates
+    else:
+        names, templates = require_english(texts, "llm"), texts.templates_en
+    if not templates:
+        raise UserError(
+            f"--llm-mode descriptions+templates: dataset {texts.dataset!r} has no {language} templates"
+        )
+    return [[t.format(c=name) for t in templates] for name in names]
