@@ -31,7 +31,7 @@ from cnclip_eval.image_features import (
     feature_cache_for,
 )
 from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, MethodContext
-from cnclip_eval.methods.base import resolve_options
+from cnclip_eval.methods.base import method_cache_inputs, resolve_options
 from cnclip_eval.metrics import compute_metrics
 from cnclip_eval.models import LoadedModel, ModelRequest, load_model
 from cnclip_eval.provenance import environment
@@ -90,7 +90,8 @@ def evaluate(
         for request, dataset in zip(config.datasets, datasets):
             pending = []
             for spec, method, options in methods:
-                fingerprint = request_fingerprint(config, model_name, request, spec, options)
+                inputs = method_cache_inputs(method, dataset_texts(dataset, spec), options)
+                fingerprint = request_fingerprint(config, model_name, request, spec, options, inputs)
                 if fingerprint in existing:
                     log.info("skipping %s / %s / %s: result exists", model_name, dataset.name, spec.run_name)
                     emit(load_result(existing[fingerprint]))
@@ -152,7 +153,12 @@ def dataset_features(
 
 
 def request_fingerprint(
-    config: RunConfig, model_name: str, dataset: DatasetRequest, spec: MethodSpec, options: dict
+    config: RunConfig,
+    model_name: str,
+    dataset: DatasetRequest,
+    spec: MethodSpec,
+    options: dict,
+    method_inputs: dict,
 ) -> str:
     """A hash of everything the user asked for that decides a result (files by their content)."""
     files = {k: v for k, v in vars(dataset).items() if isinstance(v, str) and Path(v).is_file()}
@@ -167,6 +173,7 @@ def request_fingerprint(
             "templates": spec.templates,
             "options": _jsonable(options),
             "files": {**file_fingerprints(options), **file_fingerprints(files)},
+            "method_inputs": method_inputs,
             "precision": config.precision,
             "limit": config.limit,
         }
@@ -212,6 +219,7 @@ def build_classifier(
             "method": spec.name,
             "options": options,
             "files": file_fingerprints(options),
+            "method_inputs": method_cache_inputs(method, texts, options),
             "texts": asdict(texts),
             "precision": precision,
         }

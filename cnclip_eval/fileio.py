@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _default_mode() -> int:
+    # mkstemp makes 0600 files; results and caches should get the mode any new file gets here
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _default_mode()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it into place."""
     path = Path(path)
@@ -25,6 +35,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

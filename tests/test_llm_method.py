@@ -159,3 +159,19 @@ def test_end_to_end_with_the_tiny_model(run_cli, shard_dir, tmp_path):
     details = json.loads(result.read_text(encoding="utf-8"))["provenance"]["method"]["details"]
     assert details["mode"] == "descriptions+templates" and details["pack"] == str(pack)
     assert details["n_descriptions"] == 15
+
+
+def test_a_changed_default_pack_is_not_served_from_the_cache(run_cli, shard_dir, tmp_path, monkeypatch):
+    """The shipped pack is named by no option, so its content must be part of the cache keys."""
+    monkeypatch.setattr(pack_module, "PACKS_DIR", tmp_path)
+    path = tmp_path / f"{shard_dir.name}.zh.json"
+    argv = ["--dataset", shard_dir, "--model", "tiny", "--num-workers", "0", "--method", "llm"]
+    write_pack(path, dataset=shard_dir.name)
+    assert run_cli(*argv, "--output-dir", tmp_path / "a")[0] == 0
+    write_pack(path, dataset=shard_dir.name, descriptions=[[f"完全不同的{n}"] for n in CLASSNAMES_ZH])
+    code, _, err = run_cli(*argv, "--output-dir", tmp_path / "b")
+    assert code == 0, err
+    (result,) = (tmp_path / "b").glob("*llm*.json")
+    provenance = json.loads(result.read_text(encoding="utf-8"))["provenance"]
+    assert provenance["classifier"]["from_cache"] is False
+    assert provenance["method"]["details"]["n_descriptions"] == 5

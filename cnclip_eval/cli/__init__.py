@@ -17,8 +17,14 @@ from cnclip_eval.registry import Registry
 COMMANDS: Registry = Registry("command")
 COMMANDS.add("eval", "cnclip_eval.cli.eval_cmd", "evaluate models x datasets x methods (the default command)")
 COMMANDS.add("ls", "cnclip_eval.cli.ls_cmd", "list registered models, datasets, methods or template sets")
-COMMANDS.add("run", "cnclip_eval.cli.run_cmd", "run a suite (YAML), skipping results that exist, then the leaderboard")
-COMMANDS.add("export", "cnclip_eval.cli.export_cmd", "export methods as CLIP_benchmark template/class-name/classifier files")
+COMMANDS.add(
+    "run", "cnclip_eval.cli.run_cmd", "run a suite (YAML), skipping results that exist, then the leaderboard"
+)
+COMMANDS.add(
+    "export",
+    "cnclip_eval.cli.export_cmd",
+    "export methods as CLIP_benchmark template/class-name/classifier files",
+)
 COMMANDS.add("prompts", "cnclip_eval.cli.prompts_cmd", "generate, import and check prompt packs")
 
 DEFAULT_COMMAND = "eval"

@@ -112,6 +112,7 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(
                 f"--{entry.name}-{option.name}".replace("_", "-"),
                 dest=option_dest(entry.name, option.name),
+                metavar=option.name.upper(),
                 type=option.type,
                 choices=option.choices,
                 default=None,
@@ -169,9 +170,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
 
 def run(args: argparse.Namespace) -> int:
     from cnclip_eval.cli.output import print_results
-    from cnclip_eval.engine import evaluate
-
     from cnclip_eval.distributed import current_world
+    from cnclip_eval.engine import evaluate
 
     records = evaluate(run_config(args))
     if current_world().is_main:  # under torchrun, rank 0 holds the results

@@ -64,6 +64,25 @@ class Method(Protocol):
 
     def build(self, ctx: MethodContext) -> Classifier: ...
 
+    # optional: cache_inputs(texts, options) -> dict, see MethodBase and method_cache_inputs
+
+
+class MethodBase:
+    """Defaults for the optional parts of the contract."""
+
+    options: tuple[Option, ...] = ()
+
+    def cache_inputs(self, texts: DatasetTexts, options: dict[str, Any]) -> dict[str, Any]:
+        """What decides the classifier beyond the options, the texts and the files options name
+        (e.g. the content of a default file the method finds by itself); part of the cache keys."""
+        return {}
+
+
+def method_cache_inputs(method: Method, texts: DatasetTexts, options: dict[str, Any]) -> dict[str, Any]:
+    """``method.cache_inputs`` where the method has one: plugins may implement only ``build``."""
+    hook = getattr(method, "cache_inputs", None)
+    return hook(texts, options) if hook is not None else {}
+
 
 def resolve_options(method: Method, given: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in, unknown keys refused, strings parsed with the option's type."""

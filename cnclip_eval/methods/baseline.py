@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cnclip_eval.methods.base import Classifier, MethodContext, Option
+from cnclip_eval.methods.base import Classifier, MethodBase, MethodContext, Option
 
 
-class TemplateEnsemble:
+class TemplateEnsemble(MethodBase):
     name = "baseline"
     summary = "template ensemble: every --templates template filled with the Chinese class name, averaged"
     options: tuple[Option, ...] = ()

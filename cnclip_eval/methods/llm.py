@@ -13,14 +13,21 @@ from __future__ import annotations
 import logging
 
 from cnclip_eval.errors import UserError
-from cnclip_eval.methods.base import Classifier, MethodContext, Option, require_english
+from cnclip_eval.methods.base import (
+    Classifier,
+    DatasetTexts,
+    MethodBase,
+    MethodContext,
+    Option,
+    require_english,
+)
 
 log = logging.getLogger(__name__)
 
 MODES = ("descriptions", "descriptions+templates")
 
 
-class LlmDescriptions:
+class LlmDescriptions(MethodBase):
     name = "llm"
     summary = "CuPL-style LLM class descriptions (arXiv 2209.03320) read from a prompt pack"
     options: tuple[Option, ...] = (
@@ -30,6 +37,17 @@ class LlmDescriptions:
         ),
         Option("lang", str, "zh", "language of the pack: zh (Chinese names) or en", ("zh", "en")),
     )
+
+    def cache_inputs(self, texts: DatasetTexts, options: dict) -> dict:
+        """The pack's content, also when it is the shipped default that no option names."""
+        from cnclip_eval.fileio import sha256_file
+        from cnclip_eval.prompts.pack import find_pack
+
+        try:
+            path = find_pack(texts.dataset, options.get("lang", "zh"), options.get("pack"))
+        except UserError:
+            return {}  # build() raises the same error with its full message
+        return {"pack_file_sha256": sha256_file(path)}
 
     def build(self, ctx: MethodContext) -> Classifier:
         from cnclip_eval.prompts.pack import find_pack, load_pack, validate_against
