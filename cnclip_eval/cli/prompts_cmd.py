@@ -93,6 +93,12 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-tokens", action="store_true", help="skip the token-length check")
     parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="shipped-pack rules too: >= 5 descriptions per class, each naming its class, zh <= 40 "
+        "characters and no English words, no description shared by two classes",
+    )
+    parser.add_argument(
         "--rehash", action="store_true", help="record the current content hash (after hand edits)"
     )
     parser.add_argument("--show", type=_positive_int, default=10, help="offending classes shown (default 10)")
@@ -193,7 +199,10 @@ def _run_check(args: argparse.Namespace) -> int:
         if args.rehash:
             save_pack(load_pack(path, verify_hash=False), path)
         report = check_pack(
-            path, lambda pack: _reference_names(pack, args.classnames), count_tokens=not args.no_tokens
+            path,
+            lambda pack: _reference_names(pack, args.classnames),
+            count_tokens=not args.no_tokens,
+            strict=args.strict,
         )
         print_report(report, args.show, args.allow_truncated)
         failed += not report.ok(args.allow_truncated)
@@ -228,6 +237,13 @@ def print_report(report, show: int, allow_truncated: bool) -> None:
         )
         for index, count in list(report.truncated.items())[:show]:
             print(f"    {index} ({names[index]}): {count}")
+    for kind, offenders in report.quality.items():
+        print(f"  {kind}: {len(offenders)} classes")
+        for index, texts in list(offenders.items())[:show]:
+            print(
+                f"    {index} ({names[index]}): {texts[0]!r}"
+                + (f" (+{len(texts) - 1})" if len(texts) > 1 else "")
+            )
     if report.tokenizer:
         print(f"  token lengths {report.tokenizer}")
     print("  ok" if report.ok(allow_truncated) else "  FAILED")

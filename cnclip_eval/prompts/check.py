@@ -28,15 +28,18 @@ class CheckReport:
     truncated: dict[int, int] = field(default_factory=dict)  # class index -> descriptions cut
     name_mismatches: list[int] = field(default_factory=list)
     tokenizer: str | None = None  # why token lengths were not checked, or None
+    quality: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # --strict: kind -> class -> texts
 
     def ok(self, allow_truncated: bool = False) -> bool:
-        return not self.errors and not self.duplicates and (allow_truncated or not self.truncated)
+        usable = not self.errors and not self.duplicates and (allow_truncated or not self.truncated)
+        return usable and not self.quality
 
 
 def check_pack(
     path: Path,
     classnames_for: Callable[[PromptPack], list[str] | None] | None = None,
     count_tokens: bool = True,
+    strict: bool = False,
 ) -> CheckReport:
     """Everything wrong with the pack at ``path`` (never raises for a bad pack: it reports).
 
@@ -59,6 +62,10 @@ def check_pack(
     if empty and classnames is None:
         report.errors.append(f"classes without descriptions: {', '.join(empty[:10])}")
     report.duplicates = find_duplicates(pack)
+    if strict:
+        from cnclip_eval.prompts.quality import quality_problems
+
+        report.quality = quality_problems(pack)
     if count_tokens:
         report.truncated, report.tokenizer = count_truncated(pack)
     else:

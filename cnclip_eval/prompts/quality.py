@@ -1,0 +1,52 @@
+"""The stricter checks a shipped pack must pass (``prompts check --strict``), beyond usability.
+
+A good description names its class as the catalog spells it (so the label's signal stays in the
+embedding), is short, is written in the pack's language, and belongs to one class only: a text
+shared by two classes pulls their classifier rows together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from cnclip_eval.prompts.cleanup import dedupe_key
+from cnclip_eval.prompts.pack import PromptPack
+
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def quality_problems(
+    pack: PromptPack, min_descriptions: int = 5, max_chars: int = 40
+) -> dict[str, dict[int, list[str]]]:
+    """Problem kind -> class index -> the offending descriptions (or a one-line reason)."""
+    problems: dict[str, dict[int, list[str]]] = defaultdict(dict)
+    owners: dict[str, set[int]] = defaultdict(set)
+    for c in pack.classes:
+        if len(c.descriptions) < min_descriptions:
+            problems[f"fewer than {min_descriptions} descriptions"][c.index] = [
+                f"{len(c.descriptions)} descriptions"
+            ]
+        unnamed = [d for d in c.descriptions if not _names(d, c.name, pack.language)]
+        if unnamed:
+            problems["does not name the class"][c.index] = unnamed
+        if pack.language == "zh":
+            long = [d for d in c.descriptions if len(d) > max_chars]
+            if long:
+                problems[f"longer than {max_chars} characters"][c.index] = long
+            latin = [d for d in c.descriptions if LATIN_WORD.search(d.replace(c.name, ""))]
+            if latin:
+                problems["English words in a Chinese pack"][c.index] = latin
+        for d in c.descriptions:
+            owners[dedupe_key(d)].add(c.index)
+    for c in pack.classes:
+        shared = [d for d in c.descriptions if len(owners[dedupe_key(d)]) > 1]
+        if shared:
+            problems["shared with another class"][c.index] = shared
+    return dict(problems)
+
+
+def _names(description: str, name: str, language: str) -> bool:
+    if language == "zh":
+        return name in description
+    return " ".join(name.lower().split()) in " ".join(description.lower().split())
