@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnclip_eval.data.catalog import DatasetSpec, find_spec, is_catalog_name, read_classname_file
+from cnclip_eval.data.catalog import DATASETS, DatasetSpec, find_spec, is_catalog_name, read_classname_file
 from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, read_templates
 from cnclip_eval.data.sources import open_source
-from cnclip_eval.errors import DataError
+from cnclip_eval.errors import DataError, UnknownNameError
 from cnclip_eval.fileio import sha256_json
 from cnclip_eval.templates import resolve_templates
 
@@ -68,8 +68,7 @@ def resolve_dataset(request: DatasetRequest) -> ResolvedDataset:
         return _resolve_catalog(find_spec(request.dataset), request)
     if request.dataset.startswith(("hf://", "http://", "https://")) or Path(request.dataset).is_dir():
         return _resolve_folder(request)
-    find_spec(request.dataset)  # raises the unknown-name error with the valid names
-    raise AssertionError("unreachable")
+    raise UnknownNameError("dataset", request.dataset, DATASETS.names())
 
 
 def _resolve_catalog(spec: DatasetSpec, request: DatasetRequest) -> ResolvedDataset:
