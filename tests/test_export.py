@@ -222,3 +222,21 @@ def test_merge_json_refuses_other_files(tmp_path):
     path.write_text("not json", encoding="utf-8")
     with pytest.raises(UserError, match="not a JSON file"):
         export.merge_json(path, "wds/a", [])
+
+
+def test_llm_descriptions_export_as_cupl_dict_gives_our_accuracy(run_cli, checkpoint, shard_dir, tmp_path):
+    from test_llm_method import write_pack
+
+    pack = write_pack(tmp_path / "shapes.zh.json", dataset=shard_dir.name)
+    args = ["--dataset", shard_dir, "--model", checkpoint, "--arch", "tiny-vit@tiny-bert"]
+    args += ["--method", "llm", "--llm-pack", pack]
+    code, stdout, stderr = run_cli("export", *args, "--out", tmp_path / "cb")
+    assert code == 0, stderr
+    [templates_file] = (tmp_path / "cb").glob("templates.llm.json")
+    [descriptions] = json.loads(templates_file.read_text(encoding="utf-8")).values()
+    assert descriptions[CLASSNAMES_ZH[0]][0] == f"{CLASSNAMES_ZH[0]}的外观特征"  # CuPL's {name: [texts]}
+    from_prompts, from_classifier = exported_commands(stdout)
+    assert "--load_clfs" not in from_prompts
+    ours = our_metrics(run_cli, tmp_path, *args)
+    assert_same_metrics(run_exported(from_prompts), ours)
+    assert_same_metrics(run_exported(from_classifier), ours)

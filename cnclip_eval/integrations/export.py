@@ -55,10 +55,18 @@ def template_prompts(texts: DatasetTexts, options: dict) -> tuple[list[str], Pro
     return list(texts.classnames), list(texts.templates)
 
 
+def description_prompts(texts: DatasetTexts, options: dict) -> tuple[list[str], Prompts]:
+    """The ``llm`` method: each class's prompts (descriptions, with templates filled in for
+    ``descriptions+templates``) as CLIP_benchmark's CuPL dict, which it averages the same way."""
+    from cnclip_eval.methods.llm import pack_prompts
+
+    prompts, *_ = pack_prompts(texts, options)
+    return cupl_prompts(list(texts.classnames), prompts)
+
+
 # Methods whose classifier CLIP_benchmark rebuilds exactly from prompt files (up to float rounding).
-# Every other method is exported as its classifier only. A description method joins with a form
-# that returns cupl_prompts(...).
-PROMPT_FORMS: dict[str, PromptForm] = {"baseline": template_prompts}
+# Every other method is exported as its classifier only.
+PROMPT_FORMS: dict[str, PromptForm] = {"baseline": template_prompts, "llm": description_prompts}
 
 
 @dataclass(frozen=True)

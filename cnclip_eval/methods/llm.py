@@ -50,29 +50,10 @@ class LlmDescriptions(MethodBase):
         return {"pack_file_sha256": sha256_file(path)}
 
     def build(self, ctx: MethodContext) -> Classifier:
-        from cnclip_eval.prompts.pack import find_pack, load_pack, validate_against
         from cnclip_eval.text import classifier_from_prompts
 
-        language, mode = ctx.options.get("lang", "zh"), ctx.options.get("mode", "descriptions")
-        path = find_pack(ctx.texts.dataset, language, ctx.options.get("pack"))
-        pack = load_pack(path)
-        if pack.language != language:
-            raise UserError(
-                f"prompt pack {path} is in {pack.language!r} but --llm-lang is {language!r}: "
-                f"pass --llm-lang {pack.language} or another pack"
-            )
-        if pack.dataset != ctx.texts.dataset:
-            log.warning("prompt pack %s was made for %r, used for %r", path, pack.dataset, ctx.texts.dataset)
-        if language == "zh":
-            mismatched = validate_against(pack, ctx.texts.classnames, names="warn")
-        elif ctx.texts.classnames_en:
-            mismatched = validate_against(pack, ctx.texts.classnames_en, names="warn")
-        else:  # English names unknown: indices and count are all that can be checked
-            mismatched = validate_against(pack, ctx.texts.classnames, names="ignore")
-        prompts = pack.descriptions_per_class()
-        if mode == "descriptions+templates":
-            for prompts_of_class, template_prompts in zip(prompts, template_prompts_for(ctx, language)):
-                prompts_of_class.extend(template_prompts)
+        mode = ctx.options.get("mode", "descriptions")
+        prompts, pack, path, mismatched = pack_prompts(ctx.texts, ctx.options)
         truncated_before = ctx.encoder.truncated
         weights = classifier_from_prompts(ctx.encoder, prompts)  # (C, D), rows L2-normalized
         return Classifier(
@@ -91,9 +72,35 @@ class LlmDescriptions(MethodBase):
         )
 
 
-def template_prompts_for(ctx: MethodContext, language: str) -> list[list[str]]:
+def pack_prompts(texts: DatasetTexts, options: dict):
+    """(prompts per class, pack, its path, mismatched names): what the method encodes, also for export."""
+    from cnclip_eval.prompts.pack import find_pack, load_pack, validate_against
+
+    language, mode = options.get("lang", "zh"), options.get("mode", "descriptions")
+    path = find_pack(texts.dataset, language, options.get("pack"))
+    pack = load_pack(path)
+    if pack.language != language:
+        raise UserError(
+            f"prompt pack {path} is in {pack.language!r} but --llm-lang is {language!r}: "
+            f"pass --llm-lang {pack.language} or another pack"
+        )
+    if pack.dataset != texts.dataset:
+        log.warning("prompt pack %s was made for %r, used for %r", path, pack.dataset, texts.dataset)
+    if language == "zh":
+        mismatched = validate_against(pack, texts.classnames, names="warn")
+    elif texts.classnames_en:
+        mismatched = validate_against(pack, texts.classnames_en, names="warn")
+    else:  # English names unknown: indices and count are all that can be checked
+        mismatched = validate_against(pack, texts.classnames, names="ignore")
+    prompts = pack.descriptions_per_class()
+    if mode == "descriptions+templates":
+        for prompts_of_class, template_prompts in zip(prompts, template_prompts_for(texts, language)):
+            prompts_of_class.extend(template_prompts)
+    return prompts, pack, path, mismatched
+
+
+def template_prompts_for(texts: DatasetTexts, language: str) -> list[list[str]]:
     """Per class, the dataset's templates filled with its name in ``language``."""
-    texts = ctx.texts
     if language == "zh":
         names, templates = texts.classnames, texts.templates
     else:
