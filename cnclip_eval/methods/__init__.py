@@ -8,6 +8,11 @@ METHODS.add(
     "baseline", "cnclip_eval.methods.baseline:TemplateEnsemble", "template ensemble with the class name"
 )
 METHODS.add(
+    "bilingual",
+    "cnclip_eval.methods.bilingual:BilingualEnsemble",
+    "Chinese + English text-embedding ensemble",
+)
+METHODS.add(
     "llm", "cnclip_eval.methods.llm:LlmDescriptions", "CuPL-style LLM class descriptions (arXiv 2209.03320)"
 )
 

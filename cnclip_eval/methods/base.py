@@ -99,8 +99,10 @@ def resolve_options(method: Method, given: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and option.type is not str:
             try:
                 value = option.type(value)
-            except ValueError:
-                raise UserError(f"method {method.name!r} option {name!r}: cannot read {value!r}") from None
+            except ValueError as error:
+                raise UserError(
+                    f"method {method.name!r} option {name!r}: cannot read {value!r} ({error})"
+                ) from None
         if option.choices and value not in option.choices:
             raise UserError(
                 f"method {method.name!r} option {name!r} must be one of {', '.join(map(str, option.choices))}, "
