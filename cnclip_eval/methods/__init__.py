@@ -13,6 +13,9 @@ METHODS.add(
     "Chinese + English text-embedding ensemble",
 )
 METHODS.add(
+    "coop", "cnclip_eval.methods.coop.method:CoopContext", "CoOp learnable context vectors (few-shot)"
+)
+METHODS.add(
     "llm", "cnclip_eval.methods.llm:LlmDescriptions", "CuPL-style LLM class descriptions (arXiv 2209.03320)"
 )
 

@@ -49,6 +49,7 @@ class MethodContext:
     model_id: str  # model identity, to refuse artifacts made for another model
     weights_sha256: str | None
     options: dict[str, Any]  # this method's options, parsed and defaulted
+    weights_id: str | None = None  # sha256 of the checkpoint, or the random-init id (see LoadedModel)
 
 
 @dataclass

@@ -1,0 +1,6 @@
+"""``coop``: CoOp's learnable context vectors (Zhou et al., arXiv 2109.01134) on CN-CLIP's BERT.
+
+``text_path`` encodes "[CLS] ctx_1 .. ctx_n <class name> [SEP]" with the context in BERT's input
+embedding space; ``train`` learns the context few-shot on cached image features; ``context_io``
+stores it with what it was trained for; ``method`` evaluates it like any other method.
+"""

@@ -1,0 +1,87 @@
+"""The ``coop train`` flow: resolve data, cache image features, sample K shots per class, train, save."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cnclip_eval.errors import UserError
+from cnclip_eval.fileio import sha256_json
+
+
+def sample_shots(
+    labels: np.ndarray, keys: np.ndarray, shots: int, seed: int, classnames: list[str]
+) -> np.ndarray:
+    """Indices of ``shots`` samples per class, drawn with ``seed`` (sorted by key first, so the draw
+    does not depend on shard order); refuses classes with fewer images."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(keys, kind="stable")
+    chosen, short = [], []
+    for c in range(len(classnames)):
+        members = order[labels[order] == c]
+        if len(members) < shots:
+            short.append(f"{c} {classnames[c]} ({len(members)})")
+            continue
+        chosen.extend(rng.choice(members, size=shots, replace=False).tolist())
+    if short:
+        raise UserError(
+            f"{shots} shots per class, but these classes have fewer train images: {', '.join(short[:10])}"
+        )
+    return np.array(sorted(chosen))
+
+
+def train_from_args(args) -> dict:
+    from cnclip_eval.config import RunConfig
+    from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
+    from cnclip_eval.engine import dataset_features, pick_device
+    from cnclip_eval.features import default_cache_dir
+    from cnclip_eval.methods.coop.context_io import save_context
+    from cnclip_eval.methods.coop.train import Recipe, train_context
+    from cnclip_eval.models import ModelRequest, load_model
+
+    if args.shots <= 0:
+        raise UserError(f"--shots must be positive, not {args.shots}")
+    dataset = resolve_dataset(DatasetRequest(args.dataset, args.data_root, args.split, args.classnames))
+    if dataset.layout.multilabel:
+        raise UserError(f"{dataset.name}: CoOp training needs single-label data")
+    device = pick_device(args.device)
+    model = load_model(ModelRequest(args.model, args.arch, None, args.seed, device))
+    config = RunConfig(models=(args.model,), datasets=(), methods=(), progress=False)
+    images = dataset_features(model, dataset, config, args.cache_dir or default_cache_dir())
+    picked = sample_shots(images.labels, images.keys, args.shots, args.seed, dataset.classnames)
+    recipe = Recipe(
+        n_ctx=args.n_ctx,
+        init=args.init,
+        position=args.class_token_position,
+        csc=args.csc,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+    )
+    torch.manual_seed(args.seed)
+    context, log = train_context(
+        model.module,
+        dataset.classnames,
+        images.features[picked].to(device),
+        torch.from_numpy(images.labels[picked]).to(device),
+        recipe,
+        args.shots,
+    )
+    meta = {
+        "model_id": model.model_id,
+        "arch": model.arch,
+        "weights_id": model.weights_id,
+        "dataset": dataset.name,
+        "split": dataset.layout.split,
+        "num_classes": dataset.num_classes,
+        "classnames_sha256": sha256_json(dataset.classnames),
+        "shots": args.shots,
+        "seed": args.seed,
+        "samples": [str(k) for k in images.keys[picked]],
+        "recipe": recipe.as_dict(),
+        "final_loss": log["losses"][-1],
+        **log,
+    }
+    save_context(args.out, context, meta)
+    return meta
