@@ -21,6 +21,8 @@ from cnclip_eval.prompts.queries import queries_for
 
 AUTHOR_MODEL = "claude (cnclip-eval developer session)"
 DRAFT_DATE = "2026-11-23"
+# drafts use ELEVATER's keys; packs are found by the catalog's dataset name
+CATALOG_NAMES = {"eurosat_clip": "eurosat", "resisc45_clip": "resisc45", "fgvc-aircraft-2013b-variants102": "fgvc-aircraft"}
 
 
 def convert(draft_path: Path) -> Path:
@@ -38,8 +40,9 @@ def convert(draft_path: Path) -> Path:
     )
     classes = [PackClass(c["index"], c["name"], tuple(c["descriptions"])) for c in draft["classes"]]
     notes = ["written by a language model in a developer session, following cnclip-eval's query templates"]
-    pack = make_pack(draft["dataset"], language, generator, classes, notes)
-    return save_pack(pack, PACKS_DIR / f"{draft['dataset']}.{language}.json")
+    dataset = CATALOG_NAMES.get(draft["dataset"], draft["dataset"])
+    pack = make_pack(dataset, language, generator, classes, notes)
+    return save_pack(pack, PACKS_DIR / f"{dataset}.{language}.json")
 
 
 if __name__ == "__main__":
