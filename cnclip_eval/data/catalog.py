@@ -103,3 +103,5 @@ register(
         notes="ImageNet-1k val; Chinese names: CN-CLIP's label_cn (default) or the Wukong list",
     )
 )
+
+from cnclip_eval.data import elevater  # noqa: E402,F401  (registers the ELEVATER specs)

@@ -91,7 +91,7 @@ def _resolve_catalog(spec: DatasetSpec, request: DatasetRequest) -> ResolvedData
         if request.classnames_en
         else spec.read_classnames_en()
     )
-    _check_folder_class_count(layout, spec.num_classes)
+    _check_folder_classes(layout, spec)
     templates_name = request.templates or spec.templates
     return ResolvedDataset(
         name=spec.name,
@@ -109,13 +109,31 @@ def _resolve_catalog(spec: DatasetSpec, request: DatasetRequest) -> ResolvedData
     )
 
 
-def _check_folder_class_count(layout: ShardLayout, expected: int) -> None:
+def _check_folder_classes(layout: ShardLayout, spec: DatasetSpec) -> None:
+    """Shards of a catalog dataset must hold its classes in its label order."""
     names = read_classnames(layout.source)
-    if names is not None and len(names) != expected:
+    if names is None:
+        return
+    if len(names) != spec.num_classes:
         raise DataError(
-            f"{layout.source.url('classnames.txt')}: {len(names)} classes, but the catalog spec has {expected}; "
-            "these shards are of another dataset or another label order"
+            f"{layout.source.url('classnames.txt')}: {len(names)} classes, but the catalog spec has "
+            f"{spec.num_classes}; these shards are of another dataset or another label order"
         )
+    english = spec.read_classnames_en()
+    if english is None:
+        return
+    ours, theirs = [_normal(n) for n in english], [_normal(n) for n in names]
+    if ours != theirs and sorted(ours) == sorted(theirs):
+        label = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
+        raise DataError(
+            f"{layout.source.url('classnames.txt')}: the classes of {spec.name} in another label order "
+            f"(label {label} is {names[label]!r} there, {english[label]!r} in the catalog); "
+            "convert the shards in the catalog's order"
+        )
+
+
+def _normal(name: str) -> str:
+    return " ".join(name.lower().replace("_", " ").split())
 
 
 def _resolve_folder(request: DatasetRequest) -> ResolvedDataset:

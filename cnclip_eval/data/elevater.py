@@ -1,0 +1,110 @@
+"""The 20 ELEVATER datasets (Li et al., 2022), with the main metric ELEVATER reports for each.
+
+Class lists are in ELEVATER's label order (``classnames/<ELEVATER key>.{zh,en}.txt``). That order
+differs from the order of some public webdataset conversions (CLIP_benchmark's follow torchvision
+or TFDS), and a model evaluated with the wrong order scores nonsense, so no spec names a public
+source yet: make shards in ELEVATER's order (CN-CLIP's ELEVATER image folders, which come with
+``label_cn.txt``) and pass ``--data-root``. ``resolve`` refuses shards whose ``classnames.txt``
+holds the same English names in another order.
+
+Templates: CN-CLIP's per-dataset sets where CN-CLIP defines one, its 183 general ones otherwise.
+"""
+
+from __future__ import annotations
+
+from cnclip_eval.data.catalog import DatasetSpec, register
+
+# name, ELEVATER key (class-name files), classes, main metric, template set, task, aliases
+_ELEVATER = [
+    (
+        "caltech-101",
+        "caltech-101",
+        102,
+        "mean_per_class_recall",
+        "cnclip-caltech101",
+        "multiclass",
+        ("caltech101", "vtab/caltech101"),
+    ),
+    ("cifar-10", "cifar-10", 10, "top1", "cnclip183", "multiclass", ("cifar10",)),
+    ("cifar-100", "cifar-100", 100, "top1", "cnclip-cifar100", "multiclass", ("cifar100", "vtab/cifar100")),
+    ("country211", "country211", 211, "top1", "cnclip-country211", "multiclass", ()),
+    ("dtd", "dtd", 47, "top1", "cnclip-dtd", "multiclass", ("vtab/dtd",)),
+    ("eurosat", "eurosat_clip", 10, "top1", "cnclip-eurosat", "multiclass", ("eurosat_clip", "vtab/eurosat")),
+    ("fer-2013", "fer-2013", 7, "top1", "cnclip-fer", "multiclass", ("fer2013",)),
+    (
+        "fgvc-aircraft",
+        "fgvc-aircraft-2013b-variants102",
+        100,
+        "mean_per_class_recall",
+        "cnclip-aircraft",
+        "multiclass",
+        ("fgvc-aircraft-2013b-variants102", "fgvc_aircraft"),
+    ),
+    ("food-101", "food-101", 101, "top1", "cnclip-food", "multiclass", ("food101",)),
+    ("gtsrb", "gtsrb", 43, "top1", "cnclip183", "multiclass", ()),
+    ("hateful-memes", "hateful-memes", 2, "roc_auc", "cnclip-hatefulmemes", "binary", ("hatefulmemes",)),
+    (
+        "kitti-distance",
+        "kitti-distance",
+        4,
+        "top1",
+        "cnclip-kitti",
+        "multiclass",
+        ("kitti_closest_vehicle_distance", "vtab/kitti_closest_vehicle_distance"),
+    ),
+    ("mnist", "mnist", 10, "top1", "cnclip183", "multiclass", ()),
+    (
+        "oxford-flower-102",
+        "oxford-flower-102",
+        102,
+        "mean_per_class_recall",
+        "cnclip-flower",
+        "multiclass",
+        ("flowers", "vtab/flowers"),
+    ),
+    (
+        "oxford-iiit-pets",
+        "oxford-iiit-pets",
+        37,
+        "mean_per_class_recall",
+        "cnclip-pet",
+        "multiclass",
+        ("pets", "vtab/pets"),
+    ),
+    ("patch-camelyon", "patch-camelyon", 2, "top1", "cnclip-patch", "binary", ("pcam", "vtab/pcam")),
+    ("rendered-sst2", "rendered-sst2", 2, "top1", "cnclip183", "binary", ("renderedsst2",)),
+    ("resisc45", "resisc45_clip", 45, "top1", "cnclip183", "multiclass", ("resisc45_clip", "vtab/resisc45")),
+    ("stanford-cars", "stanford-cars", 196, "top1", "cnclip-cars", "multiclass", ("cars",)),
+    (
+        "voc-2007-classification",
+        "voc-2007-classification",
+        20,
+        "map_11point",
+        "cnclip183",
+        "multilabel",
+        ("voc2007", "voc2007_multilabel"),
+    ),
+]
+
+_METRICS = {
+    "multiclass": ("top1", "top5", "mean_per_class_recall"),
+    "binary": ("top1", "roc_auc", "mean_per_class_recall"),
+    "multilabel": ("map_11point", "mean_average_precision"),
+}
+
+for _name, _key, _classes, _metric, _templates, _task, _aliases in _ELEVATER:
+    register(
+        DatasetSpec(
+            name=_name,
+            num_classes=_classes,
+            source=None,
+            classnames_zh={"elevater": f"{_key}.zh.txt"},
+            classnames_en=f"{_key}.en.txt",
+            templates=_templates,
+            task=_task,
+            main_metric=_metric,
+            metrics=tuple(dict.fromkeys((_metric, *_METRICS[_task]))),
+            aliases=tuple(a for a in (*_aliases, f"wds/{_aliases[0]}" if _aliases else None) if a),
+            notes="ELEVATER label order; shards via --data-root (see cnclip_eval.data.elevater)",
+        )
+    )

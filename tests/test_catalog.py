@@ -1,0 +1,52 @@
+"""Every catalog dataset: class lists of the right length, registered metric and templates, unique aliases."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnclip_eval.data.catalog import _ALIASES, CLASSNAMES_DIR, DATASETS, find_spec
+from cnclip_eval.metrics import METRICS
+from cnclip_eval.templates import resolve_templates
+
+from conftest import make_dataset
+
+NAMES = DATASETS.names()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_spec(name):
+    spec = DATASETS.get(name)
+    assert spec.main_metric in METRICS and all(m in METRICS for m in spec.metrics)
+    assert all("{c}" in t for t in resolve_templates(spec.templates))
+    english = spec.read_classnames_en()
+    assert english is None or len(english) == spec.num_classes
+    for variant, file_name in spec.classnames_zh.items():
+        if not (CLASSNAMES_DIR / file_name).is_file():
+            pytest.skip(f"Chinese names of {name} not written yet ({file_name})")
+        chinese = spec.read_classnames(variant)
+        assert len(chinese) == spec.num_classes and all(chinese)
+        if name != "imagenet1k":  # CN-CLIP's and Wukong's ImageNet lists repeat a few names
+            assert len(set(chinese)) == len(chinese), [n for n in chinese if chinese.count(n) > 1]
+
+
+def test_aliases_are_unique_and_resolve():
+    assert not set(_ALIASES) & set(NAMES)
+    for alias, name in _ALIASES.items():
+        assert find_spec(alias).name == name
+
+
+def test_shards_in_another_label_order_are_refused(run_cli, tmp_path):
+    english = find_spec("cifar-10").read_classnames_en()
+    root = make_dataset(tmp_path / "cifar", n=20, classnames=list(reversed(english)))
+    code, _, err = run_cli("--dataset", "cifar-10", "--data-root", root, "--model", "tiny")
+    assert code == 2 and "another label order" in err and "label 0 is 'truck' there, 'airplane'" in err
+
+
+def test_catalog_dataset_from_local_shards(run_cli, tmp_path):
+    english = find_spec("cifar-10").read_classnames_en()
+    root = make_dataset(tmp_path / "cifar", n=20, classnames=english)
+    code, out, err = run_cli(
+        "--dataset", "cifar10", "--data-root", root, "--model", "tiny", "--output-dir", tmp_path
+    )
+    assert code == 0, err
+    assert "cifar-10" in out
