@@ -27,6 +27,12 @@ COMMANDS.add(
 )
 COMMANDS.add("coop", "cnclip_eval.cli.coop_cmd", "train CoOp context vectors few-shot")
 COMMANDS.add("prompts", "cnclip_eval.cli.prompts_cmd", "generate, import and check prompt packs")
+COMMANDS.add(
+    "leaderboard",
+    "cnclip_eval.cli.leaderboard_cmd",
+    "rank result files: md, latex, csv, html or json, with intervals and paired tests",
+)
+COMMANDS.add("check", "cnclip_eval.cli.check_cmd", "compare results with a baseline leaderboard (CI gate)")
 
 DEFAULT_COMMAND = "eval"
 

@@ -38,10 +38,14 @@ def print_results(records: list[ResultRecord], output_dir: Path | None = None) -
 
 
 def print_leaderboard(records: list[ResultRecord], output_dir: Path) -> None:
-    """The suite's closing table: the leaderboard when the report module is there, else the plain table."""
-    try:
-        from cnclip_eval.report.ranking import build_leaderboard  # noqa: F401
-    except ImportError:
-        print_results(records, output_dir)
+    """The suite's closing table: the markdown leaderboard of exactly this suite's results."""
+    from cnclip_eval.report.collect import load_entries
+    from cnclip_eval.report.leaderboard import build_leaderboard
+    from cnclip_eval.report.render import render_markdown
+
+    if not records:
+        print("no results")
         return
-    print_results(records, output_dir)
+    paths = [output_dir / f"{r.stem()}.json" for r in records]
+    print(render_markdown(build_leaderboard(load_entries(paths))))
+    print(f"results: {output_dir}/ (`cnclip-eval leaderboard {output_dir} --format html|latex|csv|json`)")

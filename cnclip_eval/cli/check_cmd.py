@@ -1,0 +1,84 @@
+"""Compare results with a committed baseline leaderboard; exit 1 if a main metric dropped.
+
+Exit codes: 0 nothing dropped by more than the tolerance, 1 a drop (or a baseline result is
+missing), 2 unusable input. Write the baseline with ``cnclip-eval leaderboard --format json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tabulate import tabulate
+
+from cnclip_eval.errors import UserError
+from cnclip_eval.report.check import DEFAULT_TOLERANCE
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", type=Path, help="result JSON files or folders of them")
+    parser.add_argument("--baseline", type=Path, required=True, help="leaderboard JSON to compare against")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"allowed drop in points (default {DEFAULT_TOLERANCE})",
+    )
+    parser.add_argument("--all", action="store_true", help="list unchanged results too")
+
+
+def read_baseline(path: Path) -> dict:
+    from cnclip_eval.report.check import validate_leaderboard
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such baseline file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not JSON ({error})") from None
+    return validate_leaderboard(data, str(path))
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnclip_eval.report.check import compare_boards, failed
+    from cnclip_eval.report.collect import load_entries
+    from cnclip_eval.report.leaderboard import build_leaderboard
+    from cnclip_eval.report.render import to_json
+
+    if args.tolerance < 0:
+        raise UserError(f"--tolerance {args.tolerance}: expected points >= 0")
+    baseline = read_baseline(args.baseline)
+    current = to_json(
+        build_leaderboard(
+            load_entries(args.results), baseline.get("baseline_method", "baseline"), confidence=False
+        )
+    )
+    comparisons = compare_boards(baseline, current)
+    shown = [c for c in comparisons if args.all or c.status(args.tolerance) != "ok"]
+
+    def fmt(value):
+        return "–" if value is None else f"{100 * value:.2f}"
+
+    rows = [
+        [
+            c.model,
+            c.method,
+            c.dataset,
+            c.metric,
+            fmt(c.baseline),
+            fmt(c.current),
+            "" if c.change is None else f"{100 * c.change:+.2f}",
+            c.status(args.tolerance),
+        ]
+        for c in shown
+    ]
+    if rows:
+        headers = ["model", "method", "dataset", "metric", "baseline", "now", "Δ points", "status"]
+        print(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
+    bad = failed(comparisons, args.tolerance)
+    print(
+        f"\n{len(comparisons)} results compared with {args.baseline} (tolerance {args.tolerance} points): "
+        + (f"{len(bad)} failed" if bad else "no regression")
+    )
+    return 1 if bad else 0

@@ -1,0 +1,180 @@
+"""The leaderboard: (model, method) rows x dataset columns of main-metric scores, ranked.
+
+Pure code: records and predictions in, a :class:`Leaderboard` out; reading files is in
+:mod:`cnclip_eval.report.collect`, rendering in :mod:`cnclip_eval.report.render`.
+
+For each cell: the dataset's main metric, its bootstrap interval, the number of samples, and, for
+a method other than the baseline, the delta against the baseline method of the same model on the
+same dataset with the p-value of a paired test on the same images. For each row: the mean over
+its datasets and the mean rank (1 = best; ties share the average rank; ranks are computed per
+dataset over all rows that have it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cnclip_eval.report import stats
+from cnclip_eval.results import Predictions, ResultRecord
+
+DEFAULT_BASELINE_METHOD = "baseline"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One result and, when the stored file exists, its per-sample predictions (loaded lazily)."""
+
+    record: ResultRecord
+    load_predictions: Callable[[], Predictions | None] = lambda: None
+    source: str = ""  # where it was read from, for messages
+
+
+@dataclass(frozen=True)
+class Cell:
+    score: float
+    metric: str
+    n: int
+    interval: stats.Interval | None = None
+    delta: float | None = None  # against the same model's baseline method, same dataset
+    test: stats.PairedTest | None = None
+
+    @property
+    def significant(self) -> bool:
+        return self.test is not None and self.test.significant
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    method: str  # the run name: the method plus a tag of its options
+    cells: dict[str, Cell]
+    mean: float
+    mean_delta: float | None
+    mean_rank: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.model, self.method
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    datasets: list[str]
+    metrics: dict[str, str]  # dataset -> its main metric
+    rows: list[Row]  # sorted by mean rank, then mean score
+    baseline_method: str
+    confidence_level: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def latest_entries(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
+    """One entry per (model, run name, dataset): the newest; and a note for each one dropped."""
+    chosen: dict[tuple[str, str, str], Entry] = {}
+    notes = []
+    for entry in entries:
+        r = entry.record
+        key = (r.model, r.run_name, r.dataset)
+        previous = chosen.get(key)
+        if previous is None or r.created > previous.record.created:
+            if previous is not None:
+                notes.append(f"{previous.source}: superseded by the newer {entry.source}")
+            chosen[key] = entry
+        else:
+            notes.append(f"{entry.source}: superseded by the newer {previous.source}")
+    return list(chosen.values()), notes
+
+
+def average_ranks(scores: dict[tuple[str, str], float]) -> dict[tuple[str, str], float]:
+    """Rank 1 = highest score; tied scores share the mean of the ranks they span."""
+    ordered = sorted(scores.items(), key=lambda item: -item[1])
+    ranks: dict[tuple[str, str], float] = {}
+    start = 0
+    while start < len(ordered):
+        end = start
+        while end + 1 < len(ordered) and ordered[end + 1][1] == ordered[start][1]:
+            end += 1
+        for key, _ in ordered[start : end + 1]:
+            ranks[key] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def build_leaderboard(
+    entries: list[Entry],
+    baseline_method: str = DEFAULT_BASELINE_METHOD,
+    confidence: bool = True,
+    resamples: int = stats.DEFAULT_RESAMPLES,
+    level: float = stats.DEFAULT_LEVEL,
+    seed: int = 0,
+) -> Leaderboard:
+    entries, notes = latest_entries(entries)
+    datasets = list(dict.fromkeys(e.record.dataset for e in entries))
+    metrics: dict[str, str] = {}
+    for e in entries:
+        metric = metrics.setdefault(e.record.dataset, e.record.main_metric)
+        if metric != e.record.main_metric:
+            notes.append(
+                f"{e.source}: main metric {e.record.main_metric}, other {e.record.dataset} results use {metric}"
+            )
+    by_key = {(e.record.model, e.record.run_name, e.record.dataset): e for e in entries}
+    predictions = _PredictionCache()
+
+    cells: dict[tuple[str, str], dict[str, Cell]] = {}
+    for (model, method, dataset), entry in by_key.items():
+        record, metric = entry.record, metrics[dataset]
+        score = record.metrics.get(metric)
+        if score is None:
+            notes.append(f"{entry.source}: no {metric} score; left out")
+            continue
+        interval = delta = test = None
+        mine = predictions.get(entry) if confidence else None
+        if mine is not None:
+            subset = stats.subset_metric(metric, mine)
+            if subset is not None:
+                interval = stats.bootstrap_interval(subset, len(mine.keys), resamples, level, seed)
+        base = by_key.get((model, baseline_method, dataset))
+        if base is not None and method != baseline_method and metric in base.record.metrics:
+            delta = score - base.record.metrics[metric]
+            theirs = predictions.get(base) if confidence else None
+            if mine is not None and theirs is not None:
+                test = stats.compare(metric, theirs, mine, resamples, seed)
+        cells.setdefault((model, method), {})[dataset] = Cell(
+            score, metric, record.n_samples, interval, delta, test
+        )
+
+    ranks_by_dataset = {
+        d: average_ranks({key: row[d].score for key, row in cells.items() if d in row}) for d in datasets
+    }
+    rows = []
+    for key, row_cells in cells.items():
+        deltas = [c.delta for c in row_cells.values() if c.delta is not None]
+        rows.append(
+            Row(
+                model=key[0],
+                method=key[1],
+                cells=row_cells,
+                mean=float(np.mean([c.score for c in row_cells.values()])),
+                mean_delta=float(np.mean(deltas)) if len(deltas) == len(row_cells) else None,
+                mean_rank=float(np.mean([ranks_by_dataset[d][key] for d in row_cells])),
+            )
+        )
+    rows.sort(key=lambda r: (r.mean_rank, -r.mean, r.model, r.method))
+    incomplete = [f"{r.model} / {r.method}" for r in rows if len(r.cells) < len(datasets)]
+    if incomplete:
+        notes.append("rows without every dataset (their mean covers only theirs): " + ", ".join(incomplete))
+    return Leaderboard(datasets, metrics, rows, baseline_method, level if confidence else None, notes)
+
+
+class _PredictionCache:
+    """Load each entry's predictions once (the baseline's are paired with every other method)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[int, Predictions | None] = {}
+
+    def get(self, entry: Entry) -> Predictions | None:
+        if id(entry) not in self._loaded:
+            self._loaded[id(entry)] = entry.load_predictions()
+        return self._loaded[id(entry)]
