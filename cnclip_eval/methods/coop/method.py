@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import sha256_file, sha256_json
-from cnclip_eval.methods.base import Classifier, MethodBase, MethodContext, Option
+from cnclip_eval.methods.base import Classifier, DatasetTexts, MethodBase, MethodContext, Option
+
+# Contexts that ship with the package, found by name when --coop-context is not given, as packs
+# are: ``{model}__{dataset}.safetensors`` (the demo model's context for demo-shapes).
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+
+
+def shipped_context(model_id: str, dataset: str) -> Path | None:
+    path = SHIPPED_DIR / f"{model_id}__{dataset}.safetensors"
+    return path if path.is_file() else None
 
 
 class CoopContext(MethodBase):
@@ -13,8 +24,19 @@ class CoopContext(MethodBase):
         "CoOp learnable context vectors, trained few-shot with `cnclip-eval coop train` (arXiv 2109.01134)"
     )
     options: tuple[Option, ...] = (
-        Option("context", str, None, "a context file from `cnclip-eval coop train` (required)"),
+        Option(
+            "context",
+            str,
+            None,
+            "a context file from `cnclip-eval coop train`; None: the one shipped for this model and dataset",
+        ),
     )
+
+    def cache_inputs(self, texts: DatasetTexts, options: dict) -> dict:
+        if options.get("context"):
+            return {}  # a named file is fingerprinted by the engine
+        shipped = sorted(SHIPPED_DIR.glob(f"*__{texts.dataset}.safetensors"))
+        return {"shipped": {p.name: sha256_file(p) for p in shipped}}
 
     def build(self, ctx: MethodContext) -> Classifier:
         import torch
@@ -23,10 +45,11 @@ class CoopContext(MethodBase):
         from cnclip_eval.methods.coop.context_io import load_context
         from cnclip_eval.methods.coop.text_path import encode_with_context, name_token_ids
 
-        path = ctx.options.get("context")
+        path = ctx.options.get("context") or shipped_context(ctx.model_id, ctx.texts.dataset)
         if not path:
             raise UserError(
-                "method 'coop' needs --coop-context FILE; train one with `cnclip-eval coop train`"
+                f"method 'coop' needs --coop-context FILE (none ships for model {ctx.model_id} on "
+                f"{ctx.texts.dataset}); train one with `cnclip-eval coop train`"
             )
         context, meta = load_context(path)
         check_fit(path, meta, ctx)
