@@ -25,6 +25,9 @@ COMMANDS.add(
     "cnclip_eval.cli.export_cmd",
     "export methods as CLIP_benchmark template/class-name/classifier files",
 )
+COMMANDS.add(
+    "convert", "cnclip_eval.cli.convert_cmd", "image folders (ELEVATER or ImageFolder) -> webdataset shards"
+)
 COMMANDS.add("coop", "cnclip_eval.cli.coop_cmd", "train CoOp context vectors few-shot")
 COMMANDS.add("prompts", "cnclip_eval.cli.prompts_cmd", "generate, import and check prompt packs")
 COMMANDS.add(
