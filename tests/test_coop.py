@@ -163,3 +163,35 @@ def test_missing_context_option(run_cli, shard_dir, tmp_path):
         "--dataset", shard_dir, "--model", "tiny", "--method", "coop", "--output-dir", tmp_path
     )
     assert code == 2 and "--coop-context" in err
+
+
+def test_augmented_training_is_repeatable_and_differs_from_cached(run_cli, tmp_path):
+    """--augment re-encodes cropped/flipped shots each epoch: a different context, the same one twice."""
+    root = make_dataset(tmp_path / "wds", n=40, num_shards=2, seed=5, split="train")
+    contexts = {}
+    for name, extra in (("plain", ()), ("aug1", ("--augment",)), ("aug2", ("--augment",))):
+        out = tmp_path / f"{name}.safetensors"
+        code, _, err = run_cli(
+            "coop",
+            "train",
+            "--dataset",
+            root,
+            "--model",
+            "tiny",
+            "--shots",
+            "2",
+            "--n-ctx",
+            "4",
+            "--epochs",
+            "2",
+            "--out",
+            out,
+            "--device",
+            "cpu",
+            *extra,
+        )
+        assert code == 0, err
+        contexts[name] = load_context(out)
+    assert contexts["aug1"][1]["augment"] is True and contexts["plain"][1]["augment"] is False
+    assert torch.equal(contexts["aug1"][0], contexts["aug2"][0])
+    assert not torch.equal(contexts["aug1"][0], contexts["plain"][0])

@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--epochs", type=int, help="default: CoOp's by shot count (1: 50, 2-4: 100, 8-16: 200)"
     )
+    train.add_argument(
+        "--augment",
+        action="store_true",
+        help="CoOp's random-resized-crop + flip: re-encode augmented shots every epoch (slower)",
+    )
     train.add_argument("--lr", type=float, default=0.002)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument(

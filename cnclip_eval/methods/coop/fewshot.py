@@ -30,6 +30,63 @@ def sample_shots(
     return np.array(sorted(chosen))
 
 
+# CoOp's augmentation (its configs: random_resized_crop, random_flip, normalize); the crop scale is
+# torchvision's default, which CoOp uses
+AUGMENT_CROP_SCALE = (0.08, 1.0)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def read_images(dataset, keys: set[str]) -> dict[str, object]:
+    """The decoded (PIL) images of ``keys``, read from the shards; other samples are not decoded."""
+    from cnclip_eval.data.shards import decode_image, group_samples, tar_members
+
+    found: dict[str, object] = {}
+    source = dataset.layout.source
+    for shard in dataset.layout.shards:
+        name = source.url(shard.relpath)
+        with source.open(shard.relpath) as stream:
+            for sample in group_samples(tar_members(stream, name), name):
+                if sample["__key__"] in keys:
+                    found[sample["__key__"]] = decode_image(sample)
+    missing = sorted(keys - set(found))
+    if missing:
+        raise UserError(
+            f"{dataset.layout.describe()}: samples {missing[:5]} vanished from the shards since caching"
+        )
+    return found
+
+
+def augmented_features(model, images: list, seed: int, batch_size: int = 128):
+    """``epoch -> (N, D)`` features of freshly augmented copies of ``images`` (frozen image tower).
+
+    Each epoch draws its crops and flips from ``seed`` and the epoch number, so a run is repeatable.
+    """
+    from torchvision import transforms as T
+
+    augment = T.Compose(
+        [
+            T.Lambda(lambda image: image.convert("RGB")),
+            T.RandomResizedCrop(
+                model.image_size, scale=AUGMENT_CROP_SCALE, interpolation=T.InterpolationMode.BICUBIC
+            ),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize(CLIP_MEAN, CLIP_STD),
+        ]
+    )
+    device = next(model.module.parameters()).device
+
+    @torch.inference_mode()
+    def features(epoch: int) -> torch.Tensor:
+        torch.manual_seed(seed * 100_003 + epoch)  # torchvision's random transforms use the global generator
+        batch = torch.stack([augment(image) for image in images])
+        out = [model.module.encode_image(chunk.to(device)).float() for chunk in batch.split(batch_size)]
+        return torch.cat(out).clone()  # a normal tensor: inference tensors cannot enter autograd
+
+    return features
+
+
 def train_from_args(args) -> dict:
     from cnclip_eval.config import RunConfig
     from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
@@ -59,6 +116,11 @@ def train_from_args(args) -> dict:
         epochs=args.epochs,
         seed=args.seed,
     )
+    epoch_features = None
+    if args.augment:
+        picked_keys = [str(k) for k in images.keys[picked]]
+        decoded = read_images(dataset, set(picked_keys))
+        epoch_features = augmented_features(model, [decoded[k] for k in picked_keys], args.seed)
     torch.manual_seed(args.seed)
     context, log = train_context(
         model.module,
@@ -67,6 +129,7 @@ def train_from_args(args) -> dict:
         torch.from_numpy(images.labels[picked]).to(device),
         recipe,
         args.shots,
+        epoch_features,
     )
     meta = {
         "model_id": model.model_id,
@@ -80,6 +143,7 @@ def train_from_args(args) -> dict:
         "seed": args.seed,
         "samples": [str(k) for k in images.keys[picked]],
         "recipe": recipe.as_dict(),
+        "augment": bool(args.augment),
         "final_loss": log["losses"][-1],
         **log,
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -64,9 +65,20 @@ def learning_rate(recipe: Recipe, epoch: int, epochs: int) -> float:
 
 
 def train_context(
-    model, classnames: list[str], features: torch.Tensor, labels: torch.Tensor, recipe: Recipe, shots: int
+    model,
+    classnames: list[str],
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    recipe: Recipe,
+    shots: int,
+    epoch_features: Callable[[int], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict]:
-    """The learned context and a log: loss per epoch, train accuracy before and after."""
+    """The learned context and a log: loss per epoch, train accuracy before and after.
+
+    ``features`` are the cached (un-augmented) features; with ``epoch_features``, each epoch trains on
+    the features it returns for that epoch instead (CoOp's augmentation), same rows, same labels.
+    Accuracy is always measured on the un-augmented ``features``.
+    """
     generator = torch.Generator().manual_seed(recipe.seed)
     model.eval()  # the frozen towers must not use dropout
     for parameter in model.parameters():
@@ -78,6 +90,7 @@ def train_context(
     )
     scale = model.logit_scale.exp().detach()
     features = F.normalize(features.float(), dim=-1)  # (N, D)
+    device = features.device
     epochs = recipe.epochs_for(shots)
     losses = []
     accuracy_before = _accuracy(model, context, names, recipe, features, labels)
@@ -85,11 +98,12 @@ def train_context(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(recipe, epoch, epochs)
         order = torch.randperm(len(labels), generator=generator)
+        seen = features if epoch_features is None else F.normalize(epoch_features(epoch).to(device), dim=-1)
         total = 0.0
         for start in range(0, len(order), recipe.batch_size):
             batch = order[start : start + recipe.batch_size]
             text = F.normalize(encode_with_context(model, context, names, recipe.position), dim=-1)  # (C, D)
-            loss = F.cross_entropy(scale * features[batch] @ text.T, labels[batch])
+            loss = F.cross_entropy(scale * seen[batch] @ text.T, labels[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
