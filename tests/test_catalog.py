@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cnclip_eval.data.catalog import _ALIASES, CLASSNAMES_DIR, DATASETS, find_spec
+from cnclip_eval.data.elevater import CLIP_BENCHMARK_SOURCES
 from cnclip_eval.metrics import METRICS
 from cnclip_eval.templates import resolve_templates
 
@@ -49,3 +50,34 @@ def test_catalog_dataset_from_local_shards(run_cli, tmp_path):
     )
     assert code == 0, err
     assert "cifar-10" in out
+
+
+@pytest.mark.parametrize("name", sorted(CLIP_BENCHMARK_SOURCES))
+def test_default_sources_hold_our_label_order(name):
+    """A default source must list the catalog's classes in the catalog's order: the shards' classnames.txt
+    were written from clip_benchmark's en_classnames.json, which ships with clip_benchmark."""
+    import json
+    from pathlib import Path
+
+    import clip_benchmark
+
+    keys = {
+        "country211": "country211",
+        "eurosat": "eurosat",
+        "fer-2013": "fer2013",
+        "gtsrb": "gtsrb",
+        "kitti-distance": "kitti_closest_vehicle_distance",
+        "mnist": "mnist",
+        "oxford-flower-102": "flowers",
+        "oxford-iiit-pets": "pets",
+        "patch-camelyon": "pcam",
+    }
+    theirs = json.loads(
+        (Path(clip_benchmark.__file__).parent / "datasets" / "en_classnames.json").read_text()
+    )[keys[name]]
+    ours = DATASETS.get(name).read_classnames_en()
+
+    def normal(n):
+        return " ".join(n.lower().replace("_", " ").split())
+
+    assert [normal(n) for n in ours] == [normal(n) for n in theirs]

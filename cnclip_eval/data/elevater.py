@@ -1,11 +1,17 @@
 """The 20 ELEVATER datasets (Li et al., 2022), with the main metric ELEVATER reports for each.
 
-Class lists are in ELEVATER's label order (``classnames/<ELEVATER key>.{zh,en}.txt``). That order
-differs from the order of some public webdataset conversions (CLIP_benchmark's follow torchvision
-or TFDS), and a model evaluated with the wrong order scores nonsense, so no spec names a public
-source yet: make shards in ELEVATER's order (CN-CLIP's ELEVATER image folders, which come with
-``label_cn.txt``) and pass ``--data-root``. ``resolve`` refuses shards whose ``classnames.txt``
-holds the same English names in another order.
+Class lists are in ELEVATER's label order (``classnames/<ELEVATER key>.{zh,en}.txt``). Where
+CLIP_benchmark's Hugging Face conversion (``clip-benchmark/wds_*``) holds the same classes in the
+same order, that is the default source (``CLIP_BENCHMARK_SOURCES``; checked against the class lists
+clip_benchmark ships in ``en_classnames.json``, from which those shards' ``classnames.txt`` were
+written). Those are VTAB/torchvision test splits, so sample counts can differ from ELEVATER's.
+
+The others have no default source: CLIP_benchmark's caltech101 orders its classes differently,
+and cifar-10/100, dtd, food-101, resisc45, stanford-cars, fgvc-aircraft, voc-2007 and rendered-sst2
+take their names from torchvision/TFDS, which this catalog has not checked. Make their shards from
+CN-CLIP's ELEVATER image folders (``cnclip-eval convert``, which reads ``label_cn.txt``) and pass
+``--data-root``. Either way ``resolve`` refuses shards whose ``classnames.txt`` holds the same
+English names in another order.
 
 Templates: CN-CLIP's per-dataset sets where CN-CLIP defines one, its 183 general ones otherwise.
 """
@@ -86,6 +92,17 @@ _ELEVATER = [
     ),
 ]
 
+CLIP_BENCHMARK_SOURCES = {
+    "country211": "hf://clip-benchmark/wds_country211",
+    "eurosat": "hf://clip-benchmark/wds_vtab-eurosat",
+    "fer-2013": "hf://clip-benchmark/wds_fer2013",
+    "gtsrb": "hf://clip-benchmark/wds_gtsrb",
+    "kitti-distance": "hf://clip-benchmark/wds_vtab-kitti_closest_vehicle_distance",
+    "mnist": "hf://clip-benchmark/wds_mnist",
+    "oxford-flower-102": "hf://clip-benchmark/wds_vtab-flowers",
+    "oxford-iiit-pets": "hf://clip-benchmark/wds_vtab-pets",
+    "patch-camelyon": "hf://clip-benchmark/wds_vtab-pcam",
+}
 _METRICS = {
     "multiclass": ("top1", "top5", "mean_per_class_recall"),
     "binary": ("top1", "roc_auc", "mean_per_class_recall"),
@@ -97,7 +114,7 @@ for _name, _key, _classes, _metric, _templates, _task, _aliases in _ELEVATER:
         DatasetSpec(
             name=_name,
             num_classes=_classes,
-            source=None,
+            source=CLIP_BENCHMARK_SOURCES.get(_name),
             classnames_zh={"elevater": f"{_key}.zh.txt"},
             classnames_en=f"{_key}.en.txt",
             templates=_templates,
@@ -105,6 +122,10 @@ for _name, _key, _classes, _metric, _templates, _task, _aliases in _ELEVATER:
             main_metric=_metric,
             metrics=tuple(dict.fromkeys((_metric, *_METRICS[_task]))),
             aliases=tuple(a for a in (*_aliases, f"wds/{_aliases[0]}" if _aliases else None) if a),
-            notes="ELEVATER label order; shards via --data-root (see cnclip_eval.data.elevater)",
+            notes=(
+                "ELEVATER label order; CLIP_benchmark's shards by default"
+                if _name in CLIP_BENCHMARK_SOURCES
+                else "ELEVATER label order; no public shards in that order: --data-root (see cnclip_eval.data.elevater)"
+            ),
         )
     )
