@@ -105,3 +105,4 @@ register(
 )
 
 from cnclip_eval.data import elevater  # noqa: E402,F401  (registers the ELEVATER specs)
+from cnclip_eval.demo import dataset as _demo  # noqa: E402,F401  (registers demo-shapes)

@@ -30,6 +30,11 @@ MODELS.add(
     "tiny", small_config("tiny-vit@tiny-bert"), "tiny random CN-CLIP (32px ViT, 2-layer BERT) for tests"
 )
 MODELS.add(
+    "demo",
+    "cnclip_eval.demo.model:provide",
+    "tiny CN-CLIP trained on synthetic shapes, shipped (a demonstration model, not CN-CLIP)",
+)
+MODELS.add(
     "random", small_config("tiny-vit@tiny-bert"), "random weights for any --arch (default tiny), for timing"
 )
 
