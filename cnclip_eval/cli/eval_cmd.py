@@ -169,11 +169,14 @@ def run_config(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnclip_eval.cli.output import print_results
+    from cnclip_eval.cli.output import print_leaderboard, print_results
     from cnclip_eval.distributed import current_world
     from cnclip_eval.engine import evaluate
 
     records = evaluate(run_config(args))
     if current_world().is_main:  # under torchrun, rank 0 holds the results
         print_results(records, args.output_dir)
+        if len({r.run_name for r in records}) > 1:  # several methods: how they compare, and how surely
+            print()
+            print_leaderboard(records, args.output_dir)
     return 0
