@@ -1,4 +1,4 @@
-"""Atomic writes and content hashes: every cache and result file goes through here.
+"""Atomic writes, content hashes and checked JSON reads: every cache and result file goes through here.
 
 A file is written to a temporary sibling and renamed into place, so a reader (or a resumed run)
 never sees half a file, whatever kills the writer.
@@ -67,3 +67,16 @@ def sha256_json(obj: Any) -> str:
     """A stable hash of JSON-able data (keys sorted), used to key caches by their inputs."""
     blob = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def read_json(path: str | os.PathLike, what: str) -> Any:
+    """Parsed JSON; a missing or unparsable file is a user error naming the file and what it should be."""
+    from cnclip_eval.errors import UserError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such {what}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not JSON, expected a {what} ({error})") from None

@@ -27,7 +27,6 @@ tests need no re-run.
 from __future__ import annotations
 
 import io
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from cnclip_eval.errors import UserError
-from cnclip_eval.fileio import atomic_write, atomic_write_json
+from cnclip_eval.fileio import atomic_write, atomic_write_json, read_json
 
 SCHEMA_VERSION = 1
 MAX_STORED_SCORES = 20_000_000  # N * C above which only top-k is stored (ImageNet: 50k x 1k)
@@ -114,12 +113,7 @@ def _write_predictions(f, predictions: Predictions) -> None:
 
 def load_result(path: str | Path) -> ResultRecord:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such result file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not a JSON result file ({error})") from None
+    data = read_json(path, "result file")
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         raise UserError(f"{path}: expected a cnclip-eval result with schema_version {SCHEMA_VERSION}")
     missing = {"model", "dataset", "method", "metrics", "main_metric", "n_samples"} - set(data)

@@ -3,6 +3,11 @@
 Prompts are sorted by token length and each batch is cut to its longest prompt. This is exact, not
 an approximation: cn_clip's ``encode_text`` builds its attention mask from ``[PAD]`` tokens and
 pools ``[CLS]``, so trailing pad columns change nothing but the cost.
+
+A ``TextEncoder`` lives for one model in one run and remembers the embedding of every prompt it
+encoded: methods share many prompts (``bilingual``'s Chinese side and ``llm+templates`` reuse the
+baseline's template prompts), and cn_clip's pure-Python tokenizer costs about as much as the tiny
+text towers themselves, so a prompt is tokenized and encoded once per run.
 """
 
 from __future__ import annotations
@@ -52,33 +57,43 @@ class TextEncoder:
         device: str | torch.device = "cpu",
         batch_size: int = 256,
         context_length: int = CONTEXT_LENGTH,
+        memo_limit: int = 200_000,  # prompts remembered (ImageNet x 80 templates x 2 languages fits)
     ) -> None:
         self.model = model
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.context_length = context_length
-        self.truncated = 0  # prompts longer than the context, over this encoder's life
+        self.truncated = 0  # prompts longer than the context, over this encoder's life (repeats count)
         self.encoded = 0
+        self.memo_limit = memo_limit
+        self._memo: dict[str, tuple[torch.Tensor, bool]] = {}  # prompt -> (normalized row, truncated)
 
     @torch.inference_mode()
     def encode(self, texts: list[str]) -> torch.Tensor:
         """(N, D) float32 on the CPU, rows L2-normalized, in the order of ``texts``."""
         if not texts:
             raise ValueError("no texts to encode")
-        ids, truncated = tokenize_ids(texts, self.context_length)
-        self.truncated += truncated
+        new = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        fresh = self._encode_new(new) if new else {}
+        rows = [fresh.get(t) or self._memo[t] for t in texts]
+        self.truncated += sum(truncated for _, truncated in rows)
         self.encoded += len(texts)
+        return torch.stack([row for row, _ in rows])
+
+    def _encode_new(self, texts: list[str]) -> dict[str, tuple[torch.Tensor, bool]]:
+        ids = [tokenize_ids([t], self.context_length) for t in texts]  # ([ids], truncated 0/1) each
         # longest first, so each batch is nearly rectangular and pads little
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        features: torch.Tensor | None = None
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i][0][0]))
+        out: dict[str, tuple[torch.Tensor, bool]] = {}
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            tokens = pad_batch([ids[i] for i in rows]).to(self.device, non_blocking=True)
-            batch_features = self.model.encode_text(tokens).float()  # (B, D)
-            if features is None:
-                features = torch.empty(len(texts), batch_features.shape[1])
-            features[rows] = F.normalize(batch_features, dim=-1).cpu()
-        return features
+            tokens = pad_batch([ids[i][0][0] for i in rows]).to(self.device, non_blocking=True)
+            batch_features = F.normalize(self.model.encode_text(tokens).float(), dim=-1).cpu()  # (B, D)
+            for row, feature in zip(rows, batch_features):
+                out[texts[row]] = (feature, bool(ids[row][1]))
+        if len(self._memo) + len(out) <= self.memo_limit:
+            self._memo.update(out)
+        return out
 
 
 def classifier_from_prompts(encoder: TextEncoder, prompts_per_class: list[list[str]]) -> torch.Tensor:

@@ -7,7 +7,6 @@ missing), 2 unusable input. Write the baseline with ``cnclip-eval leaderboard --
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from tabulate import tabulate
@@ -29,15 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_baseline(path: Path) -> dict:
+    from cnclip_eval.fileio import read_json
     from cnclip_eval.report.check import validate_leaderboard
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such baseline file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not JSON ({error})") from None
-    return validate_leaderboard(data, str(path))
+    return validate_leaderboard(read_json(path, "baseline leaderboard"), str(path))
 
 
 def run(args: argparse.Namespace) -> int:
