@@ -48,3 +48,66 @@ def test_classifier_is_mean_of_normalized_prompts(tiny_model):
     assert torch.allclose(classifier.norm(dim=-1), torch.ones(3), atol=1e-6)
     expected = F.normalize(encoder.encode(PROMPTS[3:]).mean(0), dim=-1)
     assert torch.allclose(classifier[2], expected, atol=1e-6)
+
+
+EDGE_CASES = [
+    "Café naïve ÉCOLE",
+    "ｆｕｌｌｗｉｄｔｈ　ＡＢＣ１２３",
+    "emoji 😀 test",
+    "tab\tnew\nline\r",
+    "\x00ctrl\x07chars",
+    "a" * 250,  # longer than a word may be: [UNK]
+    "x" + "ab" * 99,  # just under the limit
+    "超长" * 100,
+    "don't stop—now…",
+    "¿Qué? ¡Sí!",
+    "ﬁ ligature Ångström İstanbul ß straße Σίσυφος",
+    "e\u0301 combining \u200b zero width",
+    "한국어 日本語 ﾊﾝｶｸ ⅷ ① ㈱",
+    "[CLS] [SEP] [PAD] [UNK]",
+    "",
+    "   ",
+]
+
+
+def shipped_texts() -> list[str]:
+    """Every template, class name and pack description the package ships."""
+    import json
+    from pathlib import Path
+
+    import cnclip_eval
+    from cnclip_eval.templates import TEMPLATE_SETS, resolve_templates
+
+    root = Path(cnclip_eval.__file__).parent
+    texts = [t for e in TEMPLATE_SETS.entries() for t in resolve_templates(e.name)]
+    for path in (root / "data" / "classnames").glob("*.txt"):
+        texts += path.read_text(encoding="utf-8").splitlines()
+    for path in (root / "prompts" / "packs").glob("*.json"):
+        for c in json.loads(path.read_text(encoding="utf-8"))["classes"].values():
+            texts += [c["name"], *c["descriptions"]]
+    return list(dict.fromkeys(texts))
+
+
+def test_fast_word_pieces_equal_cn_clips_tokenizer():
+    from cnclip_eval.text import _fast_tokenizer, reference_word_piece_ids, word_piece_ids
+
+    assert _fast_tokenizer() is not None, "tokenizers is a dependency: the fast path must be in use"
+    texts = [*shipped_texts(), *EDGE_CASES]
+    assert len(texts) > 20_000
+    fast, reference = word_piece_ids(texts), reference_word_piece_ids(texts)
+    mismatched = [t for t, a, b in zip(texts, fast, reference) if a != b]
+    assert not mismatched, mismatched[:5]
+
+
+def test_repeated_prompts_are_encoded_once_and_still_counted(tiny_model, monkeypatch):
+    encoder = TextEncoder(tiny_model.module, "cpu")
+    first = encoder.encode(["短", "很长" * 60])
+    calls = []
+    original = tiny_model.module.encode_text
+    monkeypatch.setattr(
+        tiny_model.module, "encode_text", lambda tokens: calls.append(len(tokens)) or original(tokens)
+    )
+    again = encoder.encode(["很长" * 60, "短", "新的"])
+    assert calls == [1]  # only the new prompt reached the text tower
+    assert torch.equal(again[:2], first.flip(0))
+    assert encoder.truncated == 2 and encoder.encoded == 5  # the long prompt counts each time it is used
