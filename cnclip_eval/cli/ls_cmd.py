@@ -1,4 +1,4 @@
-"""List what is registered: models, datasets, methods, template sets or metrics."""
+"""List what is registered: models, datasets, methods, template sets, metrics or leaderboard formats."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def registries() -> dict[str, Registry]:
     from cnclip_eval.methods import METHODS
     from cnclip_eval.metrics import METRICS
     from cnclip_eval.models import MODELS
+    from cnclip_eval.report.render import FORMATS
     from cnclip_eval.templates import TEMPLATE_SETS
 
     return {
@@ -22,11 +23,12 @@ def registries() -> dict[str, Registry]:
         "methods": METHODS,
         "templates": TEMPLATE_SETS,
         "metrics": METRICS,
+        "formats": FORMATS,
     }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=("models", "datasets", "methods", "templates", "metrics"))
+    parser.add_argument("what", choices=("models", "datasets", "methods", "templates", "metrics", "formats"))
 
 
 def dataset_rows() -> list[list]:
