@@ -35,6 +35,7 @@ def plot_deltas(board: Leaderboard, path: Path) -> Path:
                 bar.set_hatch("//")
                 bar.set_alpha(0.6)
     axes.axhline(0, color="black", linewidth=0.8)
+    axes.margins(y=0.15)  # room above and below, so a zero or one-sided delta still shows its axis
     axes.set_xticks(positions, board.datasets, rotation=30, ha="right")
     axes.set_ylabel(f"Δ points vs {board.baseline_method}")
     axes.set_title("Change against the baseline method (solid: p < 0.05)")
