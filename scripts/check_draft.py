@@ -30,8 +30,11 @@ def classnames(dataset: str, language: str) -> list[str]:
 
 
 def problems(draft: dict, partial: bool) -> list[str]:
+    from cnclip_eval.prompts.quality import other_classes_named
+
     language = draft["language"]
     names = classnames(draft["dataset"], language)
+    name_set = set(names)
     found: list[str] = []
     owners: dict[str, set[int]] = defaultdict(set)
     seen = set()
@@ -53,6 +56,9 @@ def problems(draft: dict, partial: bool) -> list[str]:
                     found.append(f"class {i} {name}: Latin letters outside the name: {d}")
             elif " ".join(name.lower().split()) not in " ".join(d.lower().split()):
                 found.append(f"class {i} {name}: does not contain the name: {d}")
+            others = other_classes_named(d, name, name_set, language)
+            if others:
+                found.append(f"class {i} {name}: names another class ({', '.join(others)}): {d}")
             owners[" ".join(d.lower().split())].add(i)
     for text, classes in owners.items():
         if len(classes) > 1:

@@ -66,3 +66,27 @@ def test_strict_check_fails_the_cli(run_cli, tmp_path):
     code, out, _ = run_cli("prompts", "check", path, "--no-tokens", "--strict")
     assert code == 1
     assert "does not name the class" in out and "fewer than 5" in out
+
+
+def test_naming_another_class_is_a_problem():
+    from cnclip_eval.prompts.quality import other_classes_named
+
+    names = {"猫", "波斯猫", "冰淇淋", "苹果派", "737-300", "737-500", "car", "bus", "Red Circle"}
+    assert other_classes_named("苹果派旁边配一球冰淇淋", "苹果派", names, "zh") == ["冰淇淋"]
+    assert other_classes_named("波斯猫的长毛蓬松", "波斯猫", names, "zh") == []  # 猫 is inside its own name
+    assert other_classes_named("猫不像波斯猫那样长毛", "猫", names, "zh") == ["波斯猫"]
+    assert other_classes_named("737-300 is shorter than a 737-500", "737-300", names, "en") == ["737-500"]
+    assert other_classes_named("A car is smaller than a BUS", "car", names, "en") == ["bus"]
+    assert (
+        other_classes_named("A car with a bushy tail and a scar", "car", names, "en") == []
+    )  # whole words only
+
+    pack = pack_of(
+        {
+            **GOOD,
+            "绿色的星形": [
+                f"绿色的星形{s}" for s in ("有五个尖角", "颜色翠绿", "不像红色的圆形", "像海星", "很亮")
+            ],
+        }
+    )
+    assert quality_problems(pack) == {"names another class": {2: ["绿色的星形不像红色的圆形"]}}

@@ -2,7 +2,9 @@
 
 A good description names its class as the catalog spells it (so the label's signal stays in the
 embedding), is short, is written in the pack's language, and belongs to one class only: a text
-shared by two classes pulls their classifier rows together.
+shared by two classes pulls their classifier rows together, and so does a text that names another
+class ("比737-500长", "旁边配一球冰淇淋"): the other name's tokens land in this class's embedding.
+Say what tells the class apart in its own terms instead.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ def quality_problems(
                 problems["English words in a Chinese pack"][c.index] = latin
         for d in c.descriptions:
             owners[dedupe_key(d)].add(c.index)
+    names = {c.name for c in pack.classes}
+    for c in pack.classes:
+        naming_others = [d for d in c.descriptions if other_classes_named(d, c.name, names, pack.language)]
+        if naming_others:
+            problems["names another class"][c.index] = naming_others
     for c in pack.classes:
         shared = [d for d in c.descriptions if len(owners[dedupe_key(d)]) > 1]
         if shared:
@@ -50,3 +57,24 @@ def _names(description: str, name: str, language: str) -> bool:
     if language == "zh":
         return name in description
     return " ".join(name.lower().split()) in " ".join(description.lower().split())
+
+
+def other_classes_named(description: str, own: str, names: set[str], language: str) -> list[str]:
+    """The other class names ``description`` mentions, by the rules of :func:`quality_problems`.
+
+    Names inside the class's own name do not count (猫 in 波斯猫); one-character Chinese names and
+    English names under three letters are too common inside other words to check. English names match
+    whole words, case-insensitively.
+    """
+    found = []
+    for other in names:
+        if other == own or other.lower() in own.lower():
+            continue
+        if language == "zh":
+            if len(other) >= 2 and other in description:
+                found.append(other)
+        elif len(other) >= 3 and re.search(
+            rf"(?<![a-z]){re.escape(other.lower())}(?![a-z])", description.lower()
+        ):
+            found.append(other)
+    return sorted(found)
