@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnclip_eval.data.convert import convert, plan_conversion
+    from cnclip_eval.data.convert import convert
+    from cnclip_eval.data.folders import plan_conversion
 
     plan = plan_conversion(Path(args.source), args.splits, args.shards)
     report = convert(plan, Path(args.out), overwrite=args.overwrite, progress=sys.stderr.isatty())
