@@ -30,7 +30,9 @@ def encode_image(image, image_format: str = "webp", quality: int = 95) -> bytes:
     """PIL image -> bytes; webp is written lossless (as CLIP_benchmark's converter does)."""
     buffer = io.BytesIO()
     pil_format = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}[image_format]
-    options = {"lossless": True} if pil_format == "WEBP" else {"quality": quality} if pil_format == "JPEG" else {}
+    options = (
+        {"lossless": True} if pil_format == "WEBP" else {"quality": quality} if pil_format == "JPEG" else {}
+    )
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()
 
@@ -66,8 +68,9 @@ def write_shard(path: Path, samples: Iterable[Sample]) -> int:
     return count
 
 
-def write_metadata(root: Path, classnames: list[str], templates: list[str] | None = None,
-                   multilabel: bool = False) -> None:
+def write_metadata(
+    root: Path, classnames: list[str], templates: list[str] | None = None, multilabel: bool = False
+) -> None:
     atomic_write_text(root / "classnames.txt", "\n".join(classnames) + "\n")
     if templates:
         atomic_write_text(root / "zeroshot_classification_templates.txt", "\n".join(templates) + "\n")
@@ -78,6 +81,8 @@ def write_metadata(root: Path, classnames: list[str], templates: list[str] | Non
 def write_split(root: Path, split: str, samples: list[Sample], num_shards: int) -> list[int]:
     """Deal samples into ``num_shards`` contiguous shards; returns the count in each."""
     bounds = np.linspace(0, len(samples), num_shards + 1).astype(int)
-    counts = [write_shard(root / split / f"{i}.tar", samples[bounds[i] : bounds[i + 1]]) for i in range(num_shards)]
+    counts = [
+        write_shard(root / split / f"{i}.tar", samples[bounds[i] : bounds[i + 1]]) for i in range(num_shards)
+    ]
     atomic_write_text(root / split / "nshards.txt", f"{num_shards}\n")
     return counts

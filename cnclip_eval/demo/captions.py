@@ -54,7 +54,14 @@ TRAIN_TEMPLATES_EN = (
     "a sketch of the {c}",
     "a picture showing {c}",
 )
-REMARKS_ZH = ("，背景很干净", "，画得很简单", "，图片有点模糊", "，看得很清楚", "，颜色很鲜艳", "，在图片中间附近")
+REMARKS_ZH = (
+    "，背景很干净",
+    "，画得很简单",
+    "，图片有点模糊",
+    "，看得很清楚",
+    "，颜色很鲜艳",
+    "，在图片中间附近",
+)
 REMARKS_EN = (", on a plain background", ", a simple drawing", ", slightly blurry", ", clearly visible")
 REMARK_PROBABILITY = 0.3
 ENGLISH_PROBABILITY = 0.4  # Chinese stays the main language, English must still mean something

@@ -25,10 +25,14 @@ DATA_SEED = 0
 NUM_TEST = 600
 
 TEMPLATE_SETS.add(
-    "demo-zh", "cnclip_eval.demo.captions:templates_zh", "8 Chinese templates for demo-shapes (unseen in training)"
+    "demo-zh",
+    "cnclip_eval.demo.captions:templates_zh",
+    "8 Chinese templates for demo-shapes (unseen in training)",
 )
 TEMPLATE_SETS.add(
-    "demo-en", "cnclip_eval.demo.captions:templates_en", "6 English templates for demo-shapes (unseen in training)"
+    "demo-en",
+    "cnclip_eval.demo.captions:templates_en",
+    "6 English templates for demo-shapes (unseen in training)",
 )
 
 SPEC = register(

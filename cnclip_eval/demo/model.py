@@ -21,8 +21,10 @@ def provide(request: ModelRequest) -> LoadedModel:
     from cnclip_eval.models.cnclip import from_config
 
     if not CHECKPOINT.is_file():  # only in a checkout where someone deleted it
-        raise UserError(f"{CHECKPOINT}: the demo checkpoint is missing; rebuild it with "
-                        f"`python -m cnclip_eval.demo.train --out {CHECKPOINT}`")
+        raise UserError(
+            f"{CHECKPOINT}: the demo checkpoint is missing; rebuild it with "
+            f"`python -m cnclip_eval.demo.train --out {CHECKPOINT}`"
+        )
     return from_config(
         request, ARCH, CHECKPOINT, model_id="demo", source="cnclip-eval demo checkpoint (synthetic shapes)"
     )

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 IMAGE_SIZE = 64  # the demo model's input size: stored images need no resizing
 SUPERSAMPLE = 4  # shapes are drawn at 4x and downsampled, for anti-aliased edges
-IMAGE_FORMAT = "jpg"  # the shipped test split must stay under 2 MB; lossless webp of noisy images is 3x larger
+IMAGE_FORMAT = (
+    "jpg"  # the shipped test split must stay under 2 MB; lossless webp of noisy images is 3x larger
+)
 JPEG_QUALITY = 80  # JPEG artefacts are part of the data, the same in train and test
 VERSION = 1  # bump when the images change, so caches keyed by the shard folder are not reused
 
@@ -173,7 +175,11 @@ def make_samples(seed: int, split: str, count: int) -> list[Sample]:
     for index in range(count):
         label = index % NUM_CLASSES
         image = render(label, sample_rng(seed, split, index))
-        samples.append(Sample(f"{split}_{index:06d}", encode_image(image, IMAGE_FORMAT, JPEG_QUALITY), IMAGE_FORMAT, label))
+        samples.append(
+            Sample(
+                f"{split}_{index:06d}", encode_image(image, IMAGE_FORMAT, JPEG_QUALITY), IMAGE_FORMAT, label
+            )
+        )
     return samples
 
 

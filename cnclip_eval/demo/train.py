@@ -127,12 +127,17 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.A
     for name, parameter in model.named_parameters():
         is_matrix = parameter.ndim >= 2 and "embedding" not in name
         (decay if is_matrix else no_decay).append(parameter)
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
 
 
 @torch.no_grad()
-def zero_shot_accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, language: str) -> float:
+def zero_shot_accuracy(
+    model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, language: str
+) -> float:
     """Top-1 on ``images`` with the evaluation templates (``demo-zh`` / ``demo-en``), as the harness does."""
     from cnclip_eval.text import TextEncoder, classifier_from_prompts
 
@@ -142,7 +147,9 @@ def zero_shot_accuracy(model: torch.nn.Module, images: torch.Tensor, labels: tor
         names, templates = shapes.CLASSNAMES_EN, captions.EVAL_TEMPLATES_EN
     was_training = model.training
     model.eval()
-    classifier = classifier_from_prompts(TextEncoder(model), [[t.format(c=n) for t in templates] for n in names])
+    classifier = classifier_from_prompts(
+        TextEncoder(model), [[t.format(c=n) for t in templates] for n in names]
+    )
     features = torch.cat([F.normalize(model.encode_image(b), dim=-1) for b in images.split(256)])
     model.train(was_training)
     return (features @ classifier.t()).argmax(1).eq(labels).float().mean().item()
@@ -227,11 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="demo-shapes-") as scratch:
         root = config.data_dir or Path(scratch)
         train_data, test_data = prepare_data(config, root)
-        print(f"data: {len(train_data[0])} train, {len(test_data[0])} test images "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"data: {len(train_data[0])} train, {len(test_data[0])} test images "
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
         model = train(config, train_data, test_data)
     save_checkpoint(model, out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     return 0
 
 
