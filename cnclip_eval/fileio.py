@@ -78,5 +78,9 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: a folder, expected a {what}") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot read the {what} ({error.strerror or error})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: not JSON, expected a {what} ({error})") from None

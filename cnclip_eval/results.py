@@ -19,7 +19,7 @@ Layout of ``<output_dir>/<model>__<dataset>__<method>.json`` (schema_version 1):
 
 The predictions file (``numpy.savez_compressed``, loadable with ``allow_pickle=False``) holds
 ``keys`` (N,) str, ``labels`` (N,) int64 or (N, C) int8 for multi-label data, ``topk`` (N, k)
-int32 class indices sorted by score (k = min(5, C)), and ``scores`` (N, C) float16 when N * C is
+int32 class indices sorted by score (k = min(5, C)), and ``scores`` (N, C) float32 when N * C is
 small enough to keep (multi-label, binary and most ELEVATER datasets), so that intervals and paired
 tests need no re-run.
 """
@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +42,8 @@ from cnclip_eval.fileio import atomic_write, atomic_write_json, read_json
 
 SCHEMA_VERSION = 1
 MAX_STORED_SCORES = 20_000_000  # N * C above which only top-k is stored (ImageNet: 50k x 1k)
+# float32, not float16: rounded scores tie, and ranking metrics (ROC-AUC, mAP) recomputed from them
+# for intervals and paired tests would differ from the reported ones
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class Predictions:
     keys: np.ndarray  # (N,) str
     labels: np.ndarray  # (N,) int64, or (N, C) int8 multi-label
     topk: np.ndarray  # (N, k) int32
-    scores: np.ndarray | None = None  # (N, C) float16
+    scores: np.ndarray | None = None  # (N, C) float32 (float16 in files written before 2026-12)
 
     @property
     def correct(self) -> np.ndarray:
@@ -59,7 +63,7 @@ class Predictions:
         n, c = logits.shape
         k = min(5, c)
         topk = np.argsort(-logits, axis=1, kind="stable")[:, :k].astype(np.int32)
-        scores = logits.astype(np.float16) if n * c <= MAX_STORED_SCORES else None
+        scores = logits.astype(np.float32) if n * c <= MAX_STORED_SCORES else None
         return cls(np.asarray(keys, dtype=str), np.asarray(labels), topk, scores)
 
 
@@ -119,6 +123,15 @@ def load_result(path: str | Path) -> ResultRecord:
     missing = {"model", "dataset", "method", "metrics", "main_metric", "n_samples"} - set(data)
     if missing:
         raise UserError(f"{path}: result file lacks the keys {sorted(missing)}")
+    metrics = data["metrics"]
+    if not isinstance(metrics, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()
+    ):
+        raise UserError(f"{path}: 'metrics' must map metric names to numbers")
+    if data["main_metric"] not in metrics:
+        raise UserError(
+            f"{path}: main metric {data['main_metric']!r} is not among its metrics {sorted(metrics)}"
+        )
     known = set(ResultRecord.__dataclass_fields__)
     data.setdefault("split", "test")
     data.setdefault("run_name", data["method"])
@@ -141,5 +154,5 @@ def load_predictions(result_path: str | Path, record: ResultRecord | None = None
             )
     except FileNotFoundError:
         raise UserError(f"{pred_path}: predictions file named by {result_path} is missing") from None
-    except (ValueError, KeyError, OSError) as error:
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise UserError(f"{pred_path}: unreadable predictions file ({error})") from None

@@ -180,6 +180,13 @@ def _broken_image(source: Path) -> tuple[Path, Path]:
     return source, path
 
 
+def _truncated_jpeg(source: Path) -> tuple[Path, Path]:
+    """A half-downloaded JPEG: its header parses (PIL's verify() passes), its pixels do not decode."""
+    path = source / "test" / "001" / "img.0.jpg"
+    path.write_bytes(path.read_bytes()[:400])
+    return source, path
+
+
 def _label_out_of_range(source: Path) -> tuple[Path, Path]:
     (source / "test" / "003").mkdir()
     make_images(1)[0].save(source / "test" / "003" / "a.jpg")
@@ -202,7 +209,7 @@ def _missing_source(source: Path) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize(
     "breakage",
-    [_broken_image, _label_out_of_range, _label_not_a_number, _no_split_folders, _missing_source],
+    [_broken_image, _truncated_jpeg, _label_out_of_range, _label_not_a_number, _no_split_folders, _missing_source],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_bad_input_exits_2_naming_the_file(run_cli, tmp_path, breakage):
@@ -217,3 +224,14 @@ def test_missing_split_is_named(run_cli, tmp_path):
     source = make_elevater(tmp_path / "src")
     code, _, err = run_cli("convert", source, "--out", tmp_path / "o", "--splits", "val")
     assert code == 2 and str(source / "val") in err and "found: test" in err
+
+
+def test_overwrite_replaces_a_damaged_manifest(run_cli, tmp_path):
+    source, out = make_elevater(tmp_path / "src"), tmp_path / "out"
+    assert run_cli("convert", source, "--out", out)[0] == 0
+    (out / ".convert.json").write_text("{damaged", encoding="utf-8")
+    code, _, err = run_cli("convert", source, "--out", out)
+    assert code == 2 and "--overwrite" in err
+    code, _, err = run_cli("convert", source, "--out", out, "--overwrite")
+    assert code == 0, err
+    assert len(read_back(out)) == 12

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -251,3 +252,100 @@ def test_json_round_trip_keeps_everything(results_dir):
     assert data == json.loads(json.dumps(to_json(board)))
     cell = next(r for r in data["rows"] if r["method"] == "llm")["cells"]["shapes"]
     assert set(cell) >= {"score", "low", "high", "n", "delta", "p_value", "test", "significant"}
+
+
+# bad or odd input (found in review)
+
+
+def test_a_damaged_predictions_file_costs_the_interval_not_the_table(results_dir, run_cli, caplog):
+    npz = next(results_dir.glob("*llm*.npz"))
+    npz.write_bytes(npz.read_bytes()[: len(npz.read_bytes()) // 2])
+    code, out, err = run_cli("leaderboard", results_dir, "--resamples", "50")
+    assert code == 0, err
+    assert "unreadable predictions file" in caplog.text and "Traceback" not in err
+    llm_line = next(line for line in out.splitlines() if "| llm" in line)
+    assert "±" not in llm_line.split("|")[3]
+
+
+def test_nan_scores_are_shown_not_ranked_and_fail_the_gate(run_cli, tmp_path):
+    entries = [
+        Entry(record("M", "baseline", "memes", 0.6, metric="roc_auc")),
+        Entry(record("M", "llm", "memes", float("nan"), metric="roc_auc")),
+        Entry(record("M", "coop", "memes", 0.7, metric="roc_auc")),
+    ]
+    board = build_leaderboard(entries, confidence=False)
+    assert [r.method for r in board.rows] == ["coop", "baseline", "llm"]
+    assert math.isnan(board.rows[-1].mean_rank) and any("no score on memes" in n for n in board.notes)
+
+    from cnclip_eval.report.check import compare_boards, failed
+
+    before = to_json(
+        build_leaderboard(
+            entries[:1] + [Entry(record("M", "llm", "memes", 0.5, metric="roc_auc"))], confidence=False
+        )
+    )
+    [nan] = [c for c in compare_boards(before, to_json(board)) if c.method == "llm"]
+    assert nan.status(0.5) == "not a number" and failed([nan], 0.5)
+
+
+def test_mean_per_class_recall_is_tested_on_itself_not_on_top1():
+    # class 0 has 90 images, class 1 has 10: the other method trades 5 class-0 hits for 5 class-1 hits
+    labels = np.array([0] * 90 + [1] * 10)
+    base_right = np.array([True] * 90 + [False] * 10)
+    other_right = np.array([True] * 85 + [False] * 5 + [True] * 5 + [False] * 5)
+
+    def preds(right):
+        top1 = np.where(right, labels, 1 - labels)
+        return Predictions(
+            np.array([str(i) for i in range(100)]), labels, np.stack([top1, 1 - top1], 1).astype(np.int32)
+        )
+
+    test = stats.compare("mean_per_class_recall", preds(base_right), preds(other_right), resamples=300)
+    assert test.name == "paired-bootstrap"
+    assert stats.compare("top1", preds(base_right), preds(other_right)).name == "mcnemar-exact"
+
+
+def test_latex_escapes_every_special_character():
+    from cnclip_eval.report.render import render_latex
+
+    board = build_leaderboard(
+        [Entry(record("~/ckpt/run#3/a_b{v2}$^%&\\", "baseline", "pets", 0.5))], confidence=False
+    )
+    text = render_latex(board)
+    assert r"\textasciitilde{}/ckpt/run\#3/a\_b\{v2\}\$\textasciicircum{}\%\&\textbackslash{}" in text
+
+
+def test_results_on_another_split_get_their_own_column():
+    board = build_leaderboard(
+        [
+            Entry(record("M", "baseline", "pets", 0.5)),
+            Entry(replace(record("M", "baseline", "pets", 0.9), split="val")),
+        ],
+        confidence=False,
+    )
+    assert board.datasets == ["pets", "pets (val)"]
+
+
+def test_check_refuses_unusable_baselines_and_other_sample_counts(results_dir, run_cli, tmp_path):
+    code, _, err = run_cli("check", results_dir, "--baseline", tmp_path)
+    assert code == 2 and "a folder" in err
+    baseline = tmp_path / "b.json"
+    assert (
+        run_cli("leaderboard", results_dir, "--format", "json", "--out", baseline, "--no-confidence")[0] == 0
+    )
+    data = json.loads(baseline.read_text())
+    for broken in (
+        {"model": "tiny", "method": "llm", "cells": []},
+        {"method": "llm", "cells": {}},
+        {"model": "tiny", "method": "llm", "cells": {"shapes": {"metric": "top1", "score": None}}},
+    ):
+        baseline.write_text(json.dumps({**data, "rows": [broken]}))
+        code, _, err = run_cli("check", results_dir, "--baseline", baseline)
+        assert code == 2 and "rows[0]" in err and "Traceback" not in err, err
+    data["rows"][0]["cells"]["shapes"]["n"] = 30
+    baseline.write_text(json.dumps(data))
+    code, out, _ = run_cli("check", results_dir, "--baseline", baseline)
+    assert code == 1 and "other samples" in out
+    code, _, err = run_cli("check", results_dir, "--baseline", baseline, "--tolerance", "nan")
+    assert code == 2 and "--tolerance" in err
+    assert run_cli("leaderboard", results_dir, "--resamples", "0")[0] == 2

@@ -7,6 +7,7 @@ missing), 2 unusable input. Write the baseline with ``cnclip-eval leaderboard --
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from tabulate import tabulate
@@ -40,14 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from cnclip_eval.report.leaderboard import build_leaderboard
     from cnclip_eval.report.render import to_json
 
-    if args.tolerance < 0:
-        raise UserError(f"--tolerance {args.tolerance}: expected points >= 0")
+    if not (args.tolerance >= 0 and math.isfinite(args.tolerance)):
+        raise UserError(f"--tolerance {args.tolerance}: expected a number of points >= 0")
     baseline = read_baseline(args.baseline)
-    current = to_json(
-        build_leaderboard(
-            load_entries(args.results), baseline.get("baseline_method", "baseline"), confidence=False
-        )
+    board = build_leaderboard(
+        load_entries(args.results), baseline.get("baseline_method", "baseline"), confidence=False
     )
+    current = to_json(board)
     comparisons = compare_boards(baseline, current)
     shown = [c for c in comparisons if args.all or c.status(args.tolerance) != "ok"]
 
@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if rows:
         headers = ["model", "method", "dataset", "metric", "baseline", "now", "Δ points", "status"]
         print(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
+    for note in board.notes:
+        print(f"note: {note}")
     bad = failed(comparisons, args.tolerance)
     print(
         f"\n{len(comparisons)} results compared with {args.baseline} (tolerance {args.tolerance} points): "

@@ -41,10 +41,13 @@ def build(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from cnclip_eval.errors import UserError
     from cnclip_eval.fileio import atomic_write_text
     from cnclip_eval.report.render import FORMATS
 
     renderer = FORMATS.get(args.format)  # an unknown format fails before any file is read
+    if args.resamples < 1:
+        raise UserError(f"--resamples {args.resamples}: expected at least 1")
     board = build(args)
     text = renderer(board)
     if args.out:

@@ -57,7 +57,7 @@ def convert(
         raise UserError(f"{out}: the output folder is inside the source {plan.source}; choose another --out")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder; --out must be a folder")
-    previous = _read_manifest(out)
+    previous = _read_manifest(out, tolerate_damage=overwrite)
     if overwrite:
         _remove_outputs(out, plan, previous)
         previous = None
@@ -81,16 +81,19 @@ def convert(
     return ConvertReport(out, False, reports, plan.skipped)
 
 
-def _read_manifest(out: Path) -> dict | None:
+def _read_manifest(out: Path, tolerate_damage: bool = False) -> dict | None:
+    """The manifest of an earlier conversion; a damaged one is an error, or None with --overwrite."""
     path = out / MANIFEST
     if not path.is_file():
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("splits"), dict):
+            raise ValueError("not a conversion manifest")
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
+        if tolerate_damage:
+            return None
         raise UserError(f"{path}: unreadable conversion manifest ({error}); pass --overwrite") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("splits"), dict):
-        raise UserError(f"{path}: not a conversion manifest; pass --overwrite")
     return manifest
 
 
@@ -165,7 +168,8 @@ def _samples(files: tuple[ImageFile, ...], bar) -> Iterator[Sample]:
 
 
 def _read_image(f: ImageFile) -> bytes:
-    """The file's bytes, once PIL has checked that they are an image."""
+    """The file's bytes, once PIL has decoded them (``verify`` alone passes a truncated JPEG, which
+    would only fail later, in the middle of an evaluation)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
@@ -173,7 +177,7 @@ def _read_image(f: ImageFile) -> bytes:
     try:
         data = f.path.read_bytes()
         with Image.open(io.BytesIO(data)) as image:
-            image.verify()
+            image.load()
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as error:
         raise DataError(
             f"{f.path}: not a readable image ({error}); fix or remove it, then run again with --overwrite"

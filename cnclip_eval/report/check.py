@@ -1,13 +1,15 @@
 """The regression gate: compare a leaderboard with a committed baseline leaderboard (JSON).
 
 Pure: two leaderboard JSON objects in, a list of comparisons and a verdict out. A cell fails when
-its main metric dropped by more than the tolerance (in points), and when the baseline has a cell
-the new results lack (a gate that passes because a result vanished guards nothing). New cells are
-reported, never fail.
+its main metric dropped by more than the tolerance (in points); when the baseline has a cell the
+new results lack (a gate that passes because a result vanished guards nothing); when the new score
+is NaN; and when it stands on another number of samples than the baseline's (a ``--limit`` run is
+not the same measurement). New cells are reported, never fail.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from cnclip_eval.errors import UserError
@@ -24,6 +26,8 @@ class Comparison:
     metric: str
     baseline: float | None  # fractions; None: the cell is missing on that side
     current: float | None
+    baseline_n: int | None = None  # samples each score stands on, where known
+    current_n: int | None = None
 
     @property
     def change(self) -> float | None:
@@ -36,6 +40,12 @@ class Comparison:
             return "missing"
         if self.baseline is None:
             return "new"
+        if math.isnan(self.current) and not math.isnan(self.baseline):
+            return "not a number"
+        if None not in (self.baseline_n, self.current_n) and self.baseline_n != self.current_n:
+            return "other samples"
+        if math.isnan(self.current):
+            return "ok"  # NaN before and after: nothing moved that a number could show
         change = 100 * self.change
         if change < -tolerance_points:
             return "dropped"
@@ -44,10 +54,11 @@ class Comparison:
         return "ok"
 
 
-FAILING = {"dropped", "missing"}
+FAILING = {"dropped", "missing", "not a number", "other samples"}
 
 
 def validate_leaderboard(data: object, source: str) -> dict:
+    """``data`` if it is a leaderboard JSON whose rows and cells ``check`` can read; else a UserError."""
     if not isinstance(data, dict) or data.get("kind") != LEADERBOARD_KIND:
         raise UserError(
             f"{source}: not a leaderboard JSON (write one with `cnclip-eval leaderboard --format json`)"
@@ -57,14 +68,34 @@ def validate_leaderboard(data: object, source: str) -> dict:
             f"{source}: leaderboard schema_version {data.get('schema_version')!r}, expected {LEADERBOARD_SCHEMA}"
         )
     rows = data.get("rows")
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and "cells" in r for r in rows):
-        raise UserError(f"{source}: 'rows' must be a list of rows with 'cells'")
+    if not isinstance(rows, list):
+        raise UserError(f"{source}: 'rows' must be a list")
+    for i, row in enumerate(rows):
+        where = f"{source}: rows[{i}]"
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("model", "method")):
+            raise UserError(f"{where}: needs string 'model' and 'method'")
+        if not isinstance(row.get("cells"), dict):
+            raise UserError(f"{where}: 'cells' must map datasets to cells")
+        for dataset, cell in row["cells"].items():
+            ok = (
+                isinstance(cell, dict)
+                and isinstance(cell.get("metric"), str)
+                and _is_number(cell.get("score"))
+            )
+            if not ok or not (cell.get("n") is None or isinstance(cell.get("n"), int)):
+                raise UserError(
+                    f"{where}.cells[{dataset!r}]: needs a string 'metric', a number 'score' and an integer 'n'"
+                )
     return data
 
 
-def _cells(board: dict) -> dict[tuple[str, str, str], tuple[str, float]]:
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _cells(board: dict) -> dict[tuple[str, str, str], tuple[str, float, int | None]]:
     return {
-        (row["model"], row["method"], dataset): (cell["metric"], float(cell["score"]))
+        (row["model"], row["method"], dataset): (cell["metric"], float(cell["score"]), cell.get("n"))
         for row in board["rows"]
         for dataset, cell in row["cells"].items()
     }
@@ -80,8 +111,16 @@ def compare_boards(baseline: dict, current: dict) -> list[Comparison]:
                 f"{'/'.join(key)}: the baseline scores {old[key][0]}, the results {new[key][0]}; "
                 "compare like with like"
             )
+        before, after = old.get(key), new.get(key)
         comparisons.append(
-            Comparison(*key, metric, old[key][1] if key in old else None, new[key][1] if key in new else None)
+            Comparison(
+                *key,
+                metric,
+                before[1] if before else None,
+                after[1] if after else None,
+                before[2] if before else None,
+                after[2] if after else None,
+            )
         )
     return comparisons
 

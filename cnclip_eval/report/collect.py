@@ -22,6 +22,7 @@ def result_files(paths: list[Path]) -> list[Path]:
             files.append(path)
         else:
             raise UserError(f"{path}: no such result file or folder")
+    files = list(dict.fromkeys(f.resolve() for f in files))  # a file named twice counts once
     if not files:
         raise UserError(
             "no result files in " + ", ".join(map(str, paths)) + " (expected *.json written by cnclip-eval)"

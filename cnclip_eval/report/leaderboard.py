@@ -7,11 +7,14 @@ For each cell: the dataset's main metric, its bootstrap interval, the number of 
 a method other than the baseline, the delta against the baseline method of the same model on the
 same dataset with the p-value of a paired test on the same images. For each row: the mean over
 its datasets and the mean rank (1 = best; ties share the average rank; ranks are computed per
-dataset over all rows that have it).
+dataset over all rows that have it). A column is a dataset, or "dataset (split)" for results on
+another split than ``test``. A NaN score (a ranking metric on samples that lack a class) is shown
+but neither ranked nor averaged.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -70,13 +73,18 @@ class Leaderboard:
     notes: list[str] = field(default_factory=list)
 
 
+def column(record: ResultRecord) -> str:
+    """The leaderboard column of a result: its dataset, with the split when it is not ``test``."""
+    return record.dataset if record.split == "test" else f"{record.dataset} ({record.split})"
+
+
 def latest_entries(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
-    """One entry per (model, run name, dataset): the newest; and a note for each one dropped."""
+    """One entry per (model, run name, column): the newest; and a note for each one dropped."""
     chosen: dict[tuple[str, str, str], Entry] = {}
     notes = []
     for entry in entries:
         r = entry.record
-        key = (r.model, r.run_name, r.dataset)
+        key = (r.model, r.run_name, column(r))
         previous = chosen.get(key)
         if previous is None or r.created > previous.record.created:
             if previous is not None:
@@ -88,8 +96,8 @@ def latest_entries(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
 
 
 def average_ranks(scores: dict[tuple[str, str], float]) -> dict[tuple[str, str], float]:
-    """Rank 1 = highest score; tied scores share the mean of the ranks they span."""
-    ordered = sorted(scores.items(), key=lambda item: -item[1])
+    """Rank 1 = highest score; tied scores share the mean of the ranks they span; NaN is not ranked."""
+    ordered = sorted(((k, v) for k, v in scores.items() if not math.isnan(v)), key=lambda item: -item[1])
     ranks: dict[tuple[str, str], float] = {}
     start = 0
     while start < len(ordered):
@@ -110,16 +118,22 @@ def build_leaderboard(
     level: float = stats.DEFAULT_LEVEL,
     seed: int = 0,
 ) -> Leaderboard:
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, not {resamples}")
     entries, notes = latest_entries(entries)
-    datasets = list(dict.fromkeys(e.record.dataset for e in entries))
+    datasets = list(dict.fromkeys(column(e.record) for e in entries))
     metrics: dict[str, str] = {}
     for e in entries:
-        metric = metrics.setdefault(e.record.dataset, e.record.main_metric)
+        metric = metrics.setdefault(column(e.record), e.record.main_metric)
         if metric != e.record.main_metric:
             notes.append(
-                f"{e.source}: main metric {e.record.main_metric}, other {e.record.dataset} results use {metric}"
+                f"{e.source}: main metric {e.record.main_metric}, other {column(e.record)} results use {metric}"
             )
-    by_key = {(e.record.model, e.record.run_name, e.record.dataset): e for e in entries}
+    by_key = {(e.record.model, e.record.run_name, column(e.record)): e for e in entries}
+    if entries and not any(e.record.run_name == baseline_method for e in entries):
+        notes.append(
+            f"no results of the baseline method {baseline_method!r}: no deltas (see --baseline-method)"
+        )
     predictions = _PredictionCache()
 
     cells: dict[tuple[str, str], dict[str, Cell]] = {}
@@ -150,21 +164,30 @@ def build_leaderboard(
     }
     rows = []
     for key, row_cells in cells.items():
-        deltas = [c.delta for c in row_cells.values() if c.delta is not None]
+        finite = {d: c for d, c in row_cells.items() if not math.isnan(c.score)}
+        deltas = [c.delta for c in finite.values() if c.delta is not None and not math.isnan(c.delta)]
+        ranks = [ranks_by_dataset[d][key] for d in finite]
         rows.append(
             Row(
                 model=key[0],
                 method=key[1],
                 cells=row_cells,
-                mean=float(np.mean([c.score for c in row_cells.values()])),
-                mean_delta=float(np.mean(deltas)) if len(deltas) == len(row_cells) else None,
-                mean_rank=float(np.mean([ranks_by_dataset[d][key] for d in row_cells])),
+                mean=float(np.mean([c.score for c in finite.values()])) if finite else math.nan,
+                mean_delta=float(np.mean(deltas)) if finite and len(deltas) == len(finite) else None,
+                mean_rank=float(np.mean(ranks)) if ranks else math.nan,
             )
         )
-    rows.sort(key=lambda r: (r.mean_rank, -r.mean, r.model, r.method))
+        if len(finite) < len(row_cells):
+            nan = ", ".join(d for d in row_cells if d not in finite)
+            notes.append(f"{key[0]} / {key[1]}: no score on {nan} (NaN: a class absent from the samples?)")
+    # NaN last; then best mean rank, then best mean
+    rows.sort(key=lambda r: (math.isnan(r.mean_rank), r.mean_rank, -r.mean, r.model, r.method))
     incomplete = [f"{r.model} / {r.method}" for r in rows if len(r.cells) < len(datasets)]
     if incomplete:
-        notes.append("rows without every dataset (their mean covers only theirs): " + ", ".join(incomplete))
+        notes.append(
+            "rows without every dataset (their mean and mean rank cover only theirs, so compare them with care): "
+            + ", ".join(incomplete)
+        )
     return Leaderboard(datasets, metrics, rows, baseline_method, level if confidence else None, notes)
 
 

@@ -12,6 +12,7 @@ import csv
 import html
 import io
 import json
+import math
 from collections.abc import Callable
 
 from tabulate import tabulate
@@ -113,8 +114,23 @@ def render_latex(board: Leaderboard) -> str:
     return tabulate(rows, headers=headers, tablefmt="latex_raw", disable_numparse=True) + "\n"
 
 
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+}
+
+
 def _latex_escape(text: str) -> str:
-    return text.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+    """Names as literal text: model names can be checkpoint paths (``~/ckpt/run#3``)."""
+    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
 
 
 @FORMATS.register("csv", "one line per (model, method, dataset), all numbers unrounded")
@@ -196,7 +212,7 @@ def render_html(board: Leaderboard) -> str:
         cells = []
         for i, value in enumerate(values):
             sort_key = _sort_key(board, row, i)
-            attrs = f' data-sort="{sort_key}"' if sort_key is not None else ""
+            attrs = "" if sort_key is None else f' data-sort="{sort_key}"'
             significant = (
                 2 <= i < 2 + len(board.datasets)
                 and row.cells.get(board.datasets[i - 2]) is not None
@@ -209,13 +225,18 @@ def render_html(board: Leaderboard) -> str:
     return _HTML_PAGE.format(headers=headers, rows="\n".join(body), notes=notes)
 
 
-def _sort_key(board: Leaderboard, row, column: int) -> float | None:
-    """The number a column sorts by (the cell text holds intervals and deltas too)."""
+def _sort_key(board: Leaderboard, row, column: int) -> str | None:
+    """What a numeric column sorts by (the cell text holds intervals and deltas too): higher is
+    better; "" for a missing or NaN value, which sorts last. None for the text columns."""
     n = len(board.datasets)
-    if 2 <= column < 2 + n:
+    if column < 2:
+        return None
+    if column < 2 + n:
         cell = row.cells.get(board.datasets[column - 2])
-        return None if cell is None else cell.score
-    return {2 + n: row.mean, 3 + n: row.mean_delta, 4 + n: -row.mean_rank}.get(column)
+        value = None if cell is None else cell.score
+    else:
+        value = {2 + n: row.mean, 3 + n: row.mean_delta, 4 + n: -row.mean_rank}[column]
+    return "" if value is None or math.isnan(value) else repr(float(value))
 
 
 _HTML_PAGE = """<!DOCTYPE html>
@@ -239,7 +260,8 @@ document.querySelectorAll("#board th").forEach((th, column) => th.addEventListen
   const body = document.querySelector("#board tbody");
   const value = (tr) => {{
     const td = tr.children[column];
-    return td.dataset.sort !== undefined ? -parseFloat(td.dataset.sort) : td.textContent;
+    if (td.dataset.sort === undefined) return td.textContent;
+    return td.dataset.sort === "" ? Infinity : -parseFloat(td.dataset.sort);  // best first, missing last
   }};
   const rows = Array.from(body.rows);
   const flip = th.dataset.order === "asc" ? -1 : 1;

@@ -159,8 +159,10 @@ def compare(
     if pairing is None:
         return None
     a, b = _take(first, pairing[0]), _take(second, pairing[1])
-    if metric in ("top1", "mean_per_class_recall") and a.labels.ndim == 1:
-        return mcnemar(a.correct, b.correct)  # both metrics are built from top-1 correctness
+    if metric == "top1" and a.labels.ndim == 1:
+        return mcnemar(a.correct, b.correct)
+    # other metrics (mean per-class recall weighs images by their class's size, mAP, ROC-AUC) are not
+    # a plain count of correct images, so McNemar would test another quantity: resample the metric itself
     metric_a, metric_b = subset_metric(metric, a), subset_metric(metric, b)
     if metric_a is None or metric_b is None:
         return None
