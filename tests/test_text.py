@@ -111,3 +111,23 @@ def test_repeated_prompts_are_encoded_once_and_still_counted(tiny_model, monkeyp
     assert calls == [1]  # only the new prompt reached the text tower
     assert torch.equal(again[:2], first.flip(0))
     assert encoder.truncated == 2 and encoder.encoded == 5  # the long prompt counts each time it is used
+
+
+def test_fast_path_equals_cn_clip_on_every_code_point_it_takes():
+    """Each character of FAST_SAFE_RANGES, alone and between Latin and CJK neighbours."""
+    from cnclip_eval.text import FAST_SAFE_RANGES, _fast_tokenizer, reference_word_piece_ids
+
+    fast = _fast_tokenizer()
+    points = [c for a, b in FAST_SAFE_RANGES for c in range(a, b + 1)]
+    texts = [f"a{chr(c)}b 猫{chr(c)}咪 {chr(c)}" for c in points]
+    ours = [e.ids for e in fast.encode_batch(texts, add_special_tokens=False)]
+    theirs = reference_word_piece_ids(texts)
+    differing = [hex(c) for c, a, b in zip(points, ours, theirs) if a != b]
+    assert not differing, differing[:20]
+
+
+def test_texts_outside_the_safe_ranges_take_cn_clips_path():
+    from cnclip_eval.text import reference_word_piece_ids, word_piece_ids
+
+    texts = ["猫\ue000咪", "①② 猫", "a\U0002b820b", "plain 猫"]  # private use, enclosed, CJK ext. E
+    assert word_piece_ids(texts) == reference_word_piece_ids(texts)
