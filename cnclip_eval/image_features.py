@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnclip_eval.data.loader import ShardStream, make_loader
+from cnclip_eval.data.loader import ShardStream, make_loader, raise_failures
 from cnclip_eval.data.resolve import ResolvedDataset
 from cnclip_eval.distributed import World, all_gather
 from cnclip_eval.errors import DataError
@@ -153,7 +153,7 @@ def _encode_shards(
         leave=False,
     )
     with torch.inference_mode(), autocast(device, precision), bar:
-        for batch in loader:
+        for batch in raise_failures(iter(loader)):
             parts = pending.setdefault(batch.shard, [])
             if batch.keys:
                 images = batch.images.to(device, non_blocking=True)

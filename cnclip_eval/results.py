@@ -1,6 +1,7 @@
 """Result records: one JSON file per (model, dataset, method), with per-sample predictions beside it.
 
-Layout of ``<output_dir>/<model>__<dataset>__<method>.json`` (schema_version 1)::
+Layout of ``<output_dir>/<model>__<dataset>__<method>.json`` (``...__<split>.json`` for a split
+other than ``test``; schema_version 1)::
 
     {
       "schema_version": 1,
@@ -87,7 +88,10 @@ class ResultRecord:
         return self.metrics[self.main_metric]
 
     def stem(self) -> str:
-        return "__".join(_safe(part) for part in (self.model, self.dataset, self.run_name))
+        """``model__dataset__run`` for the test split, ``model__dataset__run__split`` for others, so a
+        run on another split never replaces the test result."""
+        parts = (self.model, self.dataset, self.run_name) + (() if self.split == "test" else (self.split,))
+        return "__".join(_safe(part) for part in parts)
 
 
 def _safe(name: str) -> str:

@@ -132,3 +132,11 @@ def test_catalog_dataset_with_wrong_local_shards(run_cli, dataset, no_model):
     shutil.copy(dataset / "classnames.txt", dataset / "classnames.bak")
     code, _, err = run_cli("--dataset", "imagenet1k", "--data-root", dataset, "--model", "tiny")
     assert_clean_error(code, err, "classnames.txt", "5 classes", "1000")
+
+
+def test_errors_in_dataloader_workers_read_as_in_the_main_process(run_cli, dataset):
+    """A worker's error crosses the process boundary as data: no worker traceback text in the message."""
+    rewrite_member(dataset / "test" / "1.tar", "s0_0007.cls", b"9")
+    code, _, err = run_cli("--dataset", dataset, "--model", "tiny", "--num-workers", "2")
+    assert_clean_error(code, err, "1.tar", "s0_0007", "label 9")
+    assert "worker" not in err and "Original Traceback" not in err

@@ -349,3 +349,12 @@ def test_check_refuses_unusable_baselines_and_other_sample_counts(results_dir, r
     code, _, err = run_cli("check", results_dir, "--baseline", baseline, "--tolerance", "nan")
     assert code == 2 and "--tolerance" in err
     assert run_cli("leaderboard", results_dir, "--resamples", "0")[0] == 2
+
+
+def test_a_run_on_another_split_keeps_the_test_result(tmp_path):
+    test, val = (
+        record("M", "baseline", "pets", 0.5),
+        replace(record("M", "baseline", "pets", 0.9), split="val"),
+    )
+    assert save_result(test, None, tmp_path) != save_result(val, None, tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 2

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from cnclip_eval.data.layout import Shard
 from cnclip_eval.data.shards import read_shard
 from cnclip_eval.data.sources import Source
-from cnclip_eval.errors import DataError
+from cnclip_eval.errors import DataError, UserError
 
 
 class ShardBatch(NamedTuple):
@@ -35,6 +35,23 @@ def assigned_shards(
 ) -> list[Shard]:
     slot, slots = rank * num_workers + worker, world_size * num_workers
     return list(shards[slot::slots])
+
+
+class StreamFailure(NamedTuple):
+    """A user-facing error met while reading, carried to the main process as data.
+
+    Raised inside a DataLoader worker, it would reach the user wrapped in the worker's traceback
+    text; yielded, the main process raises it as it was (:func:`raise_failures`).
+    """
+
+    error: UserError
+
+
+def raise_failures(batches: Iterator) -> Iterator[ShardBatch]:
+    for batch in batches:
+        if isinstance(batch, StreamFailure):
+            raise batch.error
+        yield batch
 
 
 class ShardStream(IterableDataset):
@@ -55,7 +72,13 @@ class ShardStream(IterableDataset):
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
         self.limit = limit
 
-    def __iter__(self) -> Iterator[ShardBatch]:
+    def __iter__(self) -> Iterator[ShardBatch | StreamFailure]:
+        try:
+            yield from self._batches()
+        except UserError as error:
+            yield StreamFailure(error)
+
+    def _batches(self) -> Iterator[ShardBatch]:
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
         remaining = self.limit
