@@ -32,6 +32,7 @@ class RunConfig:
     num_workers: int = 2
     device: str = "auto"
     precision: str = "fp32"
+    decode: str = "pil"  # "pil": CN-CLIP's own preprocessing in the workers; "torchvision": on the device
     output_dir: Path = Path("results")
     cache_dir: Path | None = None
     model_cache_dir: Path | None = None

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from cnclip_eval.config import MethodSpec, RunConfig
+from cnclip_eval.data.device_decode import preprocessing_id
 from cnclip_eval.data.resolve import DatasetRequest, ResolvedDataset, resolve_dataset
 from cnclip_eval.distributed import World, current_world, rank_device
 from cnclip_eval.errors import UserError
@@ -74,6 +75,7 @@ def evaluate(
         raise UserError("--limit counts samples in shard order and cannot be split across torchrun ranks")
     device = rank_device(pick_device(config.device), world)
     check_precision(config.precision, device)
+    preprocessing_id(config.decode)  # an unknown --decode fails before anything is loaded
     datasets = [resolve_dataset(request) for request in config.datasets]
     methods = prepare_methods(config.methods)
     cache_root = Path(config.cache_dir or default_cache_dir())
@@ -138,7 +140,7 @@ def dataset_features(
     world: World = SINGLE_PROCESS,
 ) -> DatasetFeatures:
     """Image features of ``dataset`` under ``model``: from the cache, or computed (and cached) now."""
-    cache = feature_cache_for(model, dataset, cache_root, config.precision, config.limit)
+    cache = feature_cache_for(model, dataset, cache_root, config.precision, config.limit, config.decode)
     return compute_features(
         model,
         dataset,
@@ -147,6 +149,7 @@ def dataset_features(
         num_workers=config.num_workers,
         precision=config.precision,
         limit=config.limit,
+        decode=config.decode,
         progress=config.progress and world.is_main,
         world=world,
     )
@@ -175,6 +178,7 @@ def request_fingerprint(
             "files": {**file_fingerprints(options), **file_fingerprints(files)},
             "method_inputs": method_inputs,
             "precision": config.precision,
+            "decode": config.decode,
             "limit": config.limit,
         }
     )
@@ -273,6 +277,7 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
                 "details": method_provenance,
             },
             "precision": config.precision,
+            "image_preprocessing": {"decode": config.decode, "id": preprocessing_id(config.decode)},
             "batch_size": config.batch_size,
             "seed": config.seed,
             "limit": config.limit,

@@ -15,8 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnclip_eval.data.device_decode import DevicePreprocess, preprocessing_id
 from cnclip_eval.data.loader import ShardStream, make_loader, raise_failures
 from cnclip_eval.data.resolve import ResolvedDataset
+from cnclip_eval.data.shards import decode_image, encoded_image
 from cnclip_eval.distributed import World, all_gather
 from cnclip_eval.errors import DataError
 from cnclip_eval.features import FeatureCache, ShardFeatures
@@ -25,7 +27,6 @@ from cnclip_eval.models import LoadedModel
 log = logging.getLogger(__name__)
 
 SINGLE_PROCESS = World()
-PREPROCESSING_ID = "cn_clip.image_transform:squash-bicubic+rgb-first+clip-mean-std"
 
 
 @dataclass
@@ -48,7 +49,12 @@ def autocast(device: torch.device, precision: str):
 
 
 def feature_cache_for(
-    model: LoadedModel, dataset: ResolvedDataset, cache_root, precision: str, limit: int | None
+    model: LoadedModel,
+    dataset: ResolvedDataset,
+    cache_root,
+    precision: str,
+    limit: int | None,
+    decode: str = "pil",
 ) -> FeatureCache:
     return FeatureCache(
         cache_root,
@@ -56,7 +62,7 @@ def feature_cache_for(
             "weights": model.weights_id,
             "arch": model.arch,
             "image_size": model.image_size,
-            "preprocessing": PREPROCESSING_ID,
+            "preprocessing": preprocessing_id(decode),
             "source": dataset.layout.source.describe(),
             "split": dataset.layout.split,
             "shards": [s.relpath for s in dataset.layout.shards],
@@ -78,6 +84,7 @@ def compute_features(
     limit: int | None,
     progress: bool = True,
     world: World = SINGLE_PROCESS,
+    decode: str = "pil",
 ) -> DatasetFeatures:
     started = time.perf_counter()
     layout = dataset.layout
@@ -97,6 +104,7 @@ def compute_features(
             limit=limit,
             progress=progress,
             world=world,
+            decode=decode,
         )
         if world.size > 1:
             for gathered in all_gather(computed, world):
@@ -122,8 +130,12 @@ def compute_features(
     )
 
 
+def _identity(x):
+    return x
+
+
 def _encode_shards(
-    model, dataset, cache, shards, *, batch_size, num_workers, precision, limit, progress, world
+    model, dataset, cache, shards, *, batch_size, num_workers, precision, limit, progress, world, decode
 ) -> dict[int, ShardFeatures]:
     """Encode this rank's share of ``shards``, saving each to the cache as it completes."""
     from tqdm import tqdm
@@ -131,17 +143,21 @@ def _encode_shards(
     device = model.device
     if limit is not None:
         num_workers = 0  # one reader, so the limit counts samples in shard order
+    on_device = decode == "torchvision"
     stream = ShardStream(
         dataset.layout.source,
         shards,
-        model.image_transform(),
+        _identity if on_device else model.image_transform(),
         dataset.num_classes,
         dataset.layout.multilabel,
         batch_size,
         limit=limit,
         rank=world.rank,
         world_size=world.size,
+        decode=encoded_image if on_device else decode_image,
     )
+    preprocess = DevicePreprocess(model.image_size, device) if on_device else None
+    shard_names = {s.index: dataset.layout.source.url(s.relpath) for s in shards}
     loader = make_loader(stream, num_workers=num_workers, pin_memory=device.type == "cuda")
     pending: dict[int, list] = {}
     finished: dict[int, ShardFeatures] = {}
@@ -156,7 +172,10 @@ def _encode_shards(
         for batch in raise_failures(iter(loader)):
             parts = pending.setdefault(batch.shard, [])
             if batch.keys:
-                images = batch.images.to(device, non_blocking=True)
+                if preprocess is not None:
+                    images = preprocess(batch.images, batch.keys, shard_names[batch.shard])
+                else:
+                    images = batch.images.to(device, non_blocking=True)
                 encoded = F.normalize(model.module.encode_image(images).float(), dim=-1).cpu()  # (B, D)
                 parts.append((encoded.numpy(), batch.labels.numpy(), np.asarray(batch.keys, dtype=str)))
                 bar.update(len(batch.keys))

@@ -38,6 +38,7 @@ SETTINGS = {
     "num_workers": int,
     "device": str,
     "precision": str,
+    "decode": str,
     "limit": int,
     "seed": int,
 }

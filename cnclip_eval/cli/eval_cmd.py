@@ -79,6 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="GPU autocast precision (default fp32, as the published numbers)",
     )
     run.add_argument(
+        "--decode",
+        choices=("pil", "torchvision"),
+        default="pil",
+        help="image decoding: pil (default, CN-CLIP's own, in the workers) or torchvision "
+        "(JPEG decoded on the model's device, for a GPU the CPU cannot feed; see the README)",
+    )
+    run.add_argument(
         "--seed", type=int, default=0, help="seed for random-init configs and sampling (default 0)"
     )
     run.add_argument(
@@ -158,6 +165,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         num_workers=args.num_workers,
         device=args.device,
         precision=args.precision,
+        decode=args.decode,
         output_dir=args.output_dir,
         cache_dir=args.cache_dir,
         model_cache_dir=args.model_cache_dir,

@@ -17,14 +17,14 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from cnclip_eval.data.layout import Shard
-from cnclip_eval.data.shards import read_shard
+from cnclip_eval.data.shards import decode_image, encoded_image, read_shard
 from cnclip_eval.data.sources import Source
 from cnclip_eval.errors import DataError, UserError
 
 
 class ShardBatch(NamedTuple):
     shard: int  # shard index
-    images: torch.Tensor  # (B, 3, S, S)
+    images: torch.Tensor | list  # (B, 3, S, S); or B encoded images (uint8 tensors) for device decoding
     labels: torch.Tensor  # (B,) int64 or (B, C) int8
     keys: list[str]
     last: bool  # the final batch of its shard
@@ -66,8 +66,12 @@ class ShardStream(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         limit: int | None = None,
+        decode: Callable[[dict], object] = decode_image,
     ) -> None:
+        """``decode`` turns a sample into what ``transform`` takes; with ``encoded_image`` (and an
+        identity transform) batches hold lists of encoded images instead of a stacked tensor."""
         self.source, self.shards, self.transform = source, list(shards), transform
+        self.decode = decode
         self.num_classes, self.multilabel = num_classes, multilabel
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
         self.limit = limit
@@ -102,7 +106,7 @@ class ShardStream(IterableDataset):
         read = 0
         with stream:
             for key, image, label in read_shard(
-                stream, name, self.transform, self.num_classes, self.multilabel
+                stream, name, self.transform, self.num_classes, self.multilabel, self.decode
             ):
                 keys.append(key)
                 images.append(image)
@@ -116,7 +120,10 @@ class ShardStream(IterableDataset):
         yield self._batch(shard, keys, images, labels, last=True)
 
     def _batch(self, shard: Shard, keys, images, labels, last: bool) -> ShardBatch:
-        if images:
+        if images and self.decode is encoded_image:
+            stacked = list(images)  # encoded images differ in length: decoded after the loader
+            label_tensor = torch.from_numpy(np.stack(labels)) if self.multilabel else torch.tensor(labels)
+        elif images:
             stacked = torch.stack(images)
             label_tensor = torch.from_numpy(np.stack(labels)) if self.multilabel else torch.tensor(labels)
         else:  # an empty shard, or a shard whose size is a multiple of the batch size

@@ -88,20 +88,34 @@ def decode_label(sample: dict, num_classes: int, multilabel: bool):
     return label
 
 
-def decode_image(sample: dict):
-    """A PIL image in RGB, as webdataset's "pil" handler gives CLIP_benchmark."""
-    from PIL import Image, UnidentifiedImageError
-
+def _image_bytes(sample: dict) -> tuple[str, bytes, str]:
+    """(extension, encoded bytes, "shard X, sample K") of a sample's image."""
     extension = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
     where = f"shard {sample['__shard__']}, sample {sample['__key__']}"
     if extension is None:
         raise DataError(f"{where}: no image (expected one of .{', .'.join(IMAGE_EXTENSIONS)})")
+    return extension, sample[extension], where
+
+
+def decode_image(sample: dict):
+    """A PIL image in RGB, as webdataset's "pil" handler gives CLIP_benchmark."""
+    from PIL import Image, UnidentifiedImageError
+
+    extension, data, where = _image_bytes(sample)
     try:
-        with Image.open(io.BytesIO(sample[extension])) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
             return image.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise DataError(f"{where}: cannot decode the .{extension} image ({error})") from None
+
+
+def encoded_image(sample: dict):
+    """The image's encoded bytes as a uint8 tensor, for decoding later on the model's device."""
+    import torch
+
+    _, data, _ = _image_bytes(sample)
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
 def read_shard(
@@ -110,8 +124,9 @@ def read_shard(
     transform: Callable,
     num_classes: int,
     multilabel: bool,
+    decode: Callable[[dict], object] = decode_image,
 ) -> Iterator[tuple[str, object, object]]:
-    """(key, transformed image, label) for each sample of one shard, in archive order."""
+    """(key, transformed decoded image, label) for each sample of one shard, in archive order."""
     for sample in group_samples(tar_members(stream, shard_name), shard_name):
         label = decode_label(sample, num_classes, multilabel)
-        yield sample["__key__"], transform(decode_image(sample)), label
+        yield sample["__key__"], transform(decode(sample)), label
