@@ -22,6 +22,19 @@ def reference(model, texts):
         return model.encode_text(tokenize(texts))
 
 
+def coop_train(run_cli, root, out, *options: str):
+    """``cnclip-eval coop train`` of the tiny model on ``root`` into ``out``: (code, stdout, stderr)."""
+    return run_cli(
+        "coop", "train", "--dataset", root, "--model", "tiny", "--out", out, "--device", "cpu", *options
+    )
+
+
+def evaluate_coop(run_cli, root, context, output_dir, *options: str):
+    return run_cli(
+        "--dataset", root, "--model", "tiny", "--coop-context", context, "--output-dir", output_dir, *options
+    )
+
+
 def test_empty_context_equals_encode_text(tiny_model):
     model = tiny_model.module
     with torch.no_grad():
@@ -64,24 +77,7 @@ def test_train_then_evaluate_end_to_end(run_cli, tmp_path, tiny_model):
     root = make_dataset(tmp_path / "wds", n=40, num_shards=2, seed=5, split="train")
     make_dataset(root, n=20, num_shards=2, seed=6, split="test")
     context = tmp_path / "ctx.safetensors"
-    code, out, err = run_cli(
-        "coop",
-        "train",
-        "--dataset",
-        root,
-        "--model",
-        "tiny",
-        "--shots",
-        "4",
-        "--n-ctx",
-        "4",
-        "--epochs",
-        "3",
-        "--out",
-        context,
-        "--device",
-        "cpu",
-    )
+    code, out, err = coop_train(run_cli, root, context, "--shots", "4", "--n-ctx", "4", "--epochs", "3")
     assert code == 0, err
     assert "4 shots" in out
     _, meta = load_context(context)
@@ -90,71 +86,23 @@ def test_train_then_evaluate_end_to_end(run_cli, tmp_path, tiny_model):
         and len(meta["samples"]) == 20
         and json.loads(context.with_suffix(".json").read_text())
     )
-    code, out, err = run_cli(
-        "--dataset",
-        root,
-        "--model",
-        "tiny",
-        "--method",
-        "baseline,coop",
-        "--coop-context",
-        context,
-        "--output-dir",
-        tmp_path / "r",
-    )
+    code, out, err = evaluate_coop(run_cli, root, context, tmp_path / "r", "--method", "baseline,coop")
     assert code == 0, err
     assert "coop" in out
     # another model, or another class list: refused with what differs
-    code, _, err = run_cli(
-        "--dataset",
-        root,
-        "--model",
-        "tiny",
-        "--seed",
-        "9",
-        "--method",
-        "coop",
-        "--coop-context",
-        context,
-        "--output-dir",
-        tmp_path / "r2",
-    )
+    code, _, err = evaluate_coop(run_cli, root, context, tmp_path / "r2", "--seed", "9", "--method", "coop")
     assert code == 2 and "trained for model tiny" in err
     names = tmp_path / "names.txt"
     names.write_text("\n".join(reversed(CLASSNAMES_ZH)) + "\n", encoding="utf-8")
-    code, _, err = run_cli(
-        "--dataset",
-        root,
-        "--model",
-        "tiny",
-        "--classnames",
-        names,
-        "--method",
-        "coop",
-        "--coop-context",
-        context,
-        "--output-dir",
-        tmp_path / "r3",
+    code, _, err = evaluate_coop(
+        run_cli, root, context, tmp_path / "r3", "--classnames", names, "--method", "coop"
     )
     assert code == 2 and "another class list" in err
 
 
 def test_too_few_shots_names_the_classes(run_cli, tmp_path):
     root = make_dataset(tmp_path / "wds", n=10, num_shards=1, split="train")
-    code, _, err = run_cli(
-        "coop",
-        "train",
-        "--dataset",
-        root,
-        "--model",
-        "tiny",
-        "--shots",
-        "3",
-        "--out",
-        tmp_path / "c.safetensors",
-        "--device",
-        "cpu",
-    )
+    code, _, err = coop_train(run_cli, root, tmp_path / "c.safetensors", "--shots", "3")
     assert code == 2 and "fewer train images" in err and "红色的圆形 (2)" in err
 
 
@@ -171,25 +119,7 @@ def test_augmented_training_is_repeatable_and_differs_from_cached(run_cli, tmp_p
     contexts = {}
     for name, extra in (("plain", ()), ("aug1", ("--augment",)), ("aug2", ("--augment",))):
         out = tmp_path / f"{name}.safetensors"
-        code, _, err = run_cli(
-            "coop",
-            "train",
-            "--dataset",
-            root,
-            "--model",
-            "tiny",
-            "--shots",
-            "2",
-            "--n-ctx",
-            "4",
-            "--epochs",
-            "2",
-            "--out",
-            out,
-            "--device",
-            "cpu",
-            *extra,
-        )
+        code, _, err = coop_train(run_cli, root, out, "--shots", "2", "--n-ctx", "4", "--epochs", "2", *extra)
         assert code == 0, err
         contexts[name] = load_context(out)
     assert contexts["aug1"][1]["augment"] is True and contexts["plain"][1]["augment"] is False
