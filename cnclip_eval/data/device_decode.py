@@ -4,12 +4,15 @@ The default path (``--decode pil``) is CN-CLIP's own: DataLoader workers decode 
 cn_clip's ``image_transform``; it reproduces CN-CLIP's and CLIP_benchmark's numbers exactly. This
 path moves the work after the loader: workers only cut encoded bytes out of the shards, and the
 main process decodes JPEGs in batches with ``torchvision.io.decode_jpeg`` on the model's device
-(nvJPEG on a CUDA GPU; other formats on the CPU), then squashes each image to ``S x S`` with torch's
-antialiased bicubic, rounds to 8 bits as PIL does, and normalizes with CLIP's mean and std.
+(nvJPEG on a CUDA GPU; other formats on the CPU, through PIL for those torchvision cannot read),
+then squashes each image to ``S x S`` and normalizes with CLIP's mean and std.
 
-Torch's bicubic kernel (a = -0.75) is not PIL's (a = -0.5), so features differ slightly from the
-PIL path and so can a prediction near a tie: ``tests/test_device_decode.py`` measures top-1
-agreement with the PIL path on the demo data, and the results record which path made them.
+The resize copies what PIL does: torch's antialiased bicubic is PIL's kernel (a = -0.5, support
+scaled when shrinking), applied as PIL applies it, width first, then height, rounding and clipping to
+8 bits after each pass. That gives PIL's pixels within one 8-bit level for square images and for
+every enlargement; for some non-square shapes Pillow picks the other pass order and pixels near
+edges can differ by more. ``tests/test_device_decode.py`` measures this and the top-1 agreement with
+the PIL path; results record which path made them.
 
 torchvision 0.29 marks its decoders deprecated in favour of TorchCodec; they work at the pinned
 version, and the warning is silenced here so that it does not repeat for every batch.
@@ -17,6 +20,7 @@ version, and the warning is silenced here so that it does not repeat for every b
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import torch
@@ -40,6 +44,9 @@ def preprocessing_id(decode: str) -> str:
     return PREPROCESSING_IDS[decode]
 
 
+_SOURCE_LOCATION = re.compile(r"^[\w.]+, \S+:\d+, ")  # "decode_jpeg, /path/decode_jpeg.cpp:171, "
+
+
 def _is_jpeg(data: torch.Tensor) -> bool:
     return len(data) > 2 and int(data[0]) == 0xFF and int(data[1]) == 0xD8
 
@@ -55,18 +62,16 @@ class DevicePreprocess:
 
     def __call__(self, encoded: list[torch.Tensor], keys: list[str], shard: str) -> torch.Tensor:
         decoded = self._decode(encoded, keys, shard)
-        resized = [
-            F.interpolate(
-                image.unsqueeze(0).float(),
-                size=(self.size, self.size),
-                mode="bicubic",
-                antialias=True,
-                align_corners=False,
-            )
-            for image in decoded
-        ]
-        batch = torch.cat(resized).round_().clamp_(0, 255).div_(255)  # 8-bit, as PIL's resize returns
+        batch = torch.cat([self._resize(image.unsqueeze(0).float()) for image in decoded]).div_(255)
         return (batch - self.mean) / self.std
+
+    def _resize(self, image: torch.Tensor) -> torch.Tensor:
+        """(1, 3, H, W) 0..255 -> (1, 3, S, S) 0..255 integers, two separable passes as PIL does."""
+        for size in ((image.shape[-2], self.size), (self.size, self.size)):  # width, then height
+            if tuple(image.shape[-2:]) != size:
+                image = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False)
+                image = image.round_().clamp_(0, 255)  # PIL stores each pass in 8 bits
+        return image
 
     def _decode(self, encoded: list[torch.Tensor], keys: list[str], shard: str) -> list[torch.Tensor]:
         with warnings.catch_warnings():
@@ -75,28 +80,47 @@ class DevicePreprocess:
 
     def _decode_all(self, encoded: list[torch.Tensor], keys: list[str], shard: str) -> list[torch.Tensor]:
         """(3, H, W) uint8 per image on the device; JPEGs in one batched call."""
-        from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+        from torchvision.io import ImageReadMode, decode_jpeg
 
         out: list[torch.Tensor | None] = [None] * len(encoded)
         jpegs = [i for i, data in enumerate(encoded) if _is_jpeg(data)]
         if jpegs:
             try:
                 images = decode_jpeg([encoded[i] for i in jpegs], mode=ImageReadMode.RGB, device=self.device)
-            except RuntimeError:  # one bad file fails the batch: find it and name it
-                images = [self._one(decode_jpeg, encoded[i], keys[i], shard) for i in jpegs]
+            except RuntimeError:  # one bad file fails the batch: decode them one by one to name it
+                images = [self._one_jpeg(encoded[i], keys[i], shard) for i in jpegs]
             for i, image in zip(jpegs, images):
                 out[i] = image
         for i, data in enumerate(encoded):
             if out[i] is None:
-                out[i] = self._one(decode_image, data, keys[i], shard).to(self.device)
+                out[i] = self._other_format(data, keys[i], shard).to(self.device)
         return out
 
-    def _one(self, decode, data: torch.Tensor, key: str, shard: str) -> torch.Tensor:
-        from torchvision.io import ImageReadMode
+    def _one_jpeg(self, data: torch.Tensor, key: str, shard: str) -> torch.Tensor:
+        from torchvision.io import ImageReadMode, decode_jpeg
 
         try:
-            kwargs = {"device": self.device} if decode.__name__ == "decode_jpeg" else {}
-            return decode(data, mode=ImageReadMode.RGB, **kwargs)
+            return decode_jpeg(data, mode=ImageReadMode.RGB, device=self.device)
         except RuntimeError as error:
-            reason = str(error).split(", ")[-1]  # torchvision prefixes its C++ source location
-            raise DataError(f"shard {shard}, sample {key}: cannot decode the image ({reason})") from None
+            reason = _SOURCE_LOCATION.sub("", str(error))  # torchvision prefixes its C++ source location
+            raise DataError(f"shard {shard}, sample {key}: cannot decode the JPEG image ({reason})") from None
+
+    def _other_format(self, data: torch.Tensor, key: str, shard: str) -> torch.Tensor:
+        """PNG, WebP and GIF through torchvision; whatever else PIL reads (BMP, TIFF, ...) through PIL,
+        as the default path would; the error names the sample when neither can."""
+        import io
+
+        import numpy as np
+        from PIL import Image, UnidentifiedImageError
+        from torchvision.io import ImageReadMode, decode_image
+
+        try:
+            return decode_image(data, mode=ImageReadMode.RGB)
+        except RuntimeError:
+            pass
+        try:
+            with Image.open(io.BytesIO(data.numpy().tobytes())) as image:
+                pixels = np.asarray(image.convert("RGB"))
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            raise DataError(f"shard {shard}, sample {key}: cannot decode the image ({error})") from None
+        return torch.from_numpy(pixels.copy()).permute(2, 0, 1)
