@@ -81,3 +81,21 @@ def test_default_sources_hold_our_label_order(name):
         return " ".join(n.lower().replace("_", " ").split())
 
     assert [normal(n) for n in ours] == [normal(n) for n in theirs]
+
+
+def test_chinese_named_shards_in_another_label_order_are_refused(run_cli, tmp_path):
+    """`convert` of an ImageFolder tree with Chinese folder names sorts them: the guard must see that."""
+    chinese = find_spec("cifar-10").read_classnames()
+    root = make_dataset(tmp_path / "cifar", n=20, classnames=sorted(chinese))
+    code, _, err = run_cli("--dataset", "cifar-10", "--data-root", root, "--model", "tiny")
+    assert code == 2 and "another label order" in err and "classnames.txt" in err
+
+
+def test_english_names_beside_chinese_ones_are_checked_too(run_cli, tmp_path):
+    spec = find_spec("cifar-10")
+    root = make_dataset(tmp_path / "cifar", n=20, classnames=spec.read_classnames())
+    (root / "classnames_en.txt").write_text(
+        "\n".join(reversed(spec.read_classnames_en())) + "\n", encoding="utf-8"
+    )
+    code, _, err = run_cli("--dataset", "cifar-10", "--data-root", root, "--model", "tiny")
+    assert code == 2 and "classnames_en.txt" in err and "another label order" in err

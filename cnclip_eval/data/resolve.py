@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnclip_eval.data.catalog import DATASETS, DatasetSpec, find_spec, is_catalog_name, read_classname_file
-from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, read_templates
+from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, read_lines, read_templates
 from cnclip_eval.data.sources import open_source
 from cnclip_eval.errors import DataError, UnknownNameError
 from cnclip_eval.fileio import sha256_json
@@ -110,26 +110,38 @@ def _resolve_catalog(spec: DatasetSpec, request: DatasetRequest) -> ResolvedData
 
 
 def _check_folder_classes(layout: ShardLayout, spec: DatasetSpec) -> None:
-    """Shards of a catalog dataset must hold its classes in its label order."""
-    names = read_classnames(layout.source)
-    if names is None:
-        return
-    if len(names) != spec.num_classes:
-        raise DataError(
-            f"{layout.source.url('classnames.txt')}: {len(names)} classes, but the catalog spec has "
-            f"{spec.num_classes}; these shards are of another dataset or another label order"
-        )
+    """Shards of a catalog dataset must hold its classes in its label order.
+
+    The shards name their classes in ``classnames.txt`` (English in CLIP_benchmark's conversions,
+    Chinese in ``cnclip-eval convert``'s) and, from ``convert``, ``classnames_en.txt``. Each is
+    compared with every list of the catalog in its language: the same names in another order are
+    refused, since evaluating them would score a permutation of the labels.
+    """
+    files = {
+        name: lines
+        for name in ("classnames.txt", "classnames_en.txt")
+        if (lines := read_lines(layout.source, name))
+    }
+    for file_name, names in files.items():
+        if len(names) != spec.num_classes:
+            raise DataError(
+                f"{layout.source.url(file_name)}: {len(names)} classes, but the catalog spec has "
+                f"{spec.num_classes}; these shards are of another dataset or another label order"
+            )
+        for catalog_list in _catalog_lists(spec):
+            ours, theirs = [_normal(n) for n in catalog_list], [_normal(n) for n in names]
+            if ours != theirs and sorted(ours) == sorted(theirs):
+                label = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
+                raise DataError(
+                    f"{layout.source.url(file_name)}: the classes of {spec.name} in another label order "
+                    f"(label {label} is {names[label]!r} there, {catalog_list[label]!r} in the catalog); "
+                    "convert the shards in the catalog's order"
+                )
+
+
+def _catalog_lists(spec: DatasetSpec) -> list[list[str]]:
     english = spec.read_classnames_en()
-    if english is None:
-        return
-    ours, theirs = [_normal(n) for n in english], [_normal(n) for n in names]
-    if ours != theirs and sorted(ours) == sorted(theirs):
-        label = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
-        raise DataError(
-            f"{layout.source.url('classnames.txt')}: the classes of {spec.name} in another label order "
-            f"(label {label} is {names[label]!r} there, {english[label]!r} in the catalog); "
-            "convert the shards in the catalog's order"
-        )
+    return ([english] if english else []) + [spec.read_classnames(variant) for variant in spec.classnames_zh]
 
 
 def _normal(name: str) -> str:
