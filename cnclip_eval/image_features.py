@@ -66,6 +66,8 @@ def feature_cache_for(
             "source": dataset.layout.source.describe(),
             "split": dataset.layout.split,
             "shards": [s.relpath for s in dataset.layout.shards],
+            # size and mtime of local shards: a folder rebuilt in place must not be served old features
+            "shard_versions": [dataset.layout.source.version(s.relpath) for s in dataset.layout.shards],
             "multilabel": dataset.layout.multilabel,
             "precision": precision,
             "limit": limit,

@@ -43,6 +43,18 @@ def test_second_method_reuses_image_features(run_cli, shard_dir, tmp_path):
     assert record["provenance"]["classifier"]["from_cache"] is False
 
 
+def test_a_folder_rebuilt_in_place_is_not_served_old_features(run_cli, tmp_path):
+    from conftest import make_dataset
+
+    root = make_dataset(tmp_path / "wds", n=20, seed=1)
+    assert run_tiny(run_cli, root, tmp_path / "a")[0] == 0
+    make_dataset(root, n=20, seed=7)  # same paths, other images
+    code, _, err = run_tiny(run_cli, root, tmp_path / "b")
+    assert code == 0, err
+    record = json.loads((tmp_path / "b" / f"tiny__{root.name}__baseline.json").read_text())
+    assert record["provenance"]["image_features"]["shards_from_cache"] == 0
+
+
 def test_interrupted_run_resumes_with_same_numbers(run_cli, shard_dir, tmp_path, monkeypatch):
     assert run_tiny(run_cli, shard_dir, tmp_path / "clean", "--cache-dir", tmp_path / "c1")[0] == 0
     original_save, saved = FeatureCache.save, []

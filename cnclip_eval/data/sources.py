@@ -32,6 +32,10 @@ class Source(Protocol):
         """A binary stream; raises FileNotFoundError when the file does not exist."""
         ...
 
+    def version(self, relpath: str) -> str | None:
+        """What changes when the file is rewritten in place (caches key on it), or None if unknown."""
+        ...
+
 
 @dataclass(frozen=True)
 class LocalSource:
@@ -46,6 +50,13 @@ class LocalSource:
     def open(self, relpath: str) -> BinaryIO:
         return open(self.root / relpath, "rb")
 
+    def version(self, relpath: str) -> str | None:
+        try:
+            stat = (self.root / relpath).stat()
+        except OSError:
+            return None  # reading it will name the problem
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+
 
 @dataclass(frozen=True)
 class HttpSource:
@@ -57,6 +68,11 @@ class HttpSource:
 
     def url(self, relpath: str) -> str:
         return f"{self.base_url.rstrip('/')}/{relpath}"
+
+    def version(self, relpath: str) -> str | None:
+        # a HEAD request per shard would cost a round trip each run; remote shards are published,
+        # not rewritten (pin a Hugging Face revision in the URL to be sure)
+        return None
 
     def open(self, relpath: str) -> BinaryIO:
         request = urllib.request.Request(self.url(relpath), headers=dict(self.headers))
