@@ -129,5 +129,6 @@ def test_fast_path_equals_cn_clip_on_every_code_point_it_takes():
 def test_texts_outside_the_safe_ranges_take_cn_clips_path():
     from cnclip_eval.text import reference_word_piece_ids, word_piece_ids
 
-    texts = ["猫\ue000咪", "①② 猫", "a\U0002b820b", "plain 猫"]  # private use, enclosed, CJK ext. E
+    # private use, enclosed, CJK ext. E, a word-final capital sigma (Python lower-cases it to ς)
+    texts = ["猫\ue000咪", "①② 猫", "a\U0002b820b", "plain 猫", "ΟΔΟΣ", "猫ΑΣ咪", "ΑΣ-ΒΣ"]
     assert word_piece_ids(texts) == reference_word_piece_ids(texts)
