@@ -68,3 +68,11 @@ def test_demo_model_scores_far_above_chance(run_cli, tmp_path):
     record = json.loads(next(out.glob("*.json")).read_text())
     assert record["n_samples"] == 600
     assert record["metrics"]["top1"] >= 0.80, record["metrics"]
+
+
+def test_a_kept_data_dir_from_other_settings_is_refused(tmp_path):
+    small = train.TrainConfig(n_train=20, n_test=20)
+    train.prepare_data(small, tmp_path / "data")
+    with pytest.raises(SystemExit, match="generated with"):
+        train.prepare_data(train.TrainConfig(n_train=40, n_test=20), tmp_path / "data")
+    assert len(train.prepare_data(small, tmp_path / "data")[0][0]) == 20  # the same settings reuse it

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from cnclip_eval.data.writer import Sample, encode_image, write_metadata, write_split
+from cnclip_eval.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ BACKGROUNDS = ((245, 245, 245), (200, 200, 200), (120, 120, 120), (40, 40, 40), 
 # pattern colours: any two different entries (class colours included: a red stripe is no red shape)
 PATTERN_INKS = ((20, 20, 20), (250, 250, 250), *(rgb for _, _, rgb in COLOURS), (150, 60, 170))
 SPLIT_IDS = {"train": 0, "test": 1}
+GENERATION_FILE = "generation.json"  # what a folder was generated with, so reuse can be checked
+
+
+def generation_settings(seed: int, n_train: int, n_test: int, num_shards: int) -> dict:
+    return {"version": VERSION, "seed": seed, "n_train": n_train, "n_test": n_test, "num_shards": num_shards}
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,8 @@ def generate(
         if plan.count > 0:
             counts = write_split(root, plan.name, make_samples(seed, plan.name, plan.count), plan.num_shards)
             log.info("wrote %s/%s: %d samples in shards of %s", root, plan.name, plan.count, counts)
-    write_metadata(root, list(CLASSNAMES_ZH), templates)
+    atomic_write_json(root / GENERATION_FILE, generation_settings(seed, n_train, n_test, num_shards))
+    write_metadata(root, list(CLASSNAMES_ZH), templates)  # last: classnames.txt means complete
     return root
 
 

@@ -207,9 +207,23 @@ def save_checkpoint(model: torch.nn.Module, path: Path) -> Path:
 
 
 def prepare_data(config: TrainConfig, root: Path) -> tuple[tuple, tuple]:
-    """Generate (or reuse) the shards under ``root`` and load both splits."""
+    """Generate (or reuse) the shards under ``root`` and load both splits.
+
+    A folder is reused only if it was generated with this config's seed and sizes (``--data-dir``
+    kept from another run would otherwise train on other data without a word)."""
+    import json
+
+    wanted = shapes.generation_settings(config.data_seed, config.n_train, config.n_test, 3)
     if not (root / "classnames.txt").is_file():  # written last: its presence means complete
         shapes.generate(root, config.data_seed, config.n_train, config.n_test)
+    else:
+        settings_file = root / shapes.GENERATION_FILE
+        found = json.loads(settings_file.read_text()) if settings_file.is_file() else None
+        if found != wanted:
+            raise SystemExit(
+                f"{root}: generated with {found or 'unknown settings'}, but this run wants {wanted}; "
+                "pass another --data-dir or the matching --data-seed/--n-train/--n-test"
+            )
     image_size = shapes.IMAGE_SIZE
     return load_split(root, "train", image_size), load_split(root, "test", image_size)
 
