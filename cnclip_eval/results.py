@@ -94,6 +94,11 @@ class ResultRecord:
         return "__".join(_safe(part) for part in parts)
 
 
+def is_number(value: object) -> bool:
+    """An int or float from JSON (``True`` is an int to Python, not a score)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _safe(name: str) -> str:
     """A file-name-safe form of a model, dataset or run name (paths become their last part)."""
     name = Path(name).name if ("/" in name or "\\" in name) else name
@@ -128,9 +133,7 @@ def load_result(path: str | Path) -> ResultRecord:
     if missing:
         raise UserError(f"{path}: result file lacks the keys {sorted(missing)}")
     metrics = data["metrics"]
-    if not isinstance(metrics, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()
-    ):
+    if not isinstance(metrics, dict) or not all(is_number(v) for v in metrics.values()):
         raise UserError(f"{path}: 'metrics' must map metric names to numbers")
     if data["main_metric"] not in metrics:
         raise UserError(

@@ -81,7 +81,9 @@ def word_piece_ids(texts: list[str]) -> list[list[int]]:
         return reference_word_piece_ids(texts)
     ids: list[list[int] | None] = [None] * len(texts)
     eligible = [i for i, text in enumerate(texts) if _FAST_SAFE.fullmatch(text)]
-    for i, encoding in zip(eligible, fast.encode_batch([texts[i] for i in eligible], add_special_tokens=False)):
+    for i, encoding in zip(
+        eligible, fast.encode_batch([texts[i] for i in eligible], add_special_tokens=False)
+    ):
         ids[i] = encoding.ids
     others = [i for i in range(len(texts)) if ids[i] is None]
     for i, pieces in zip(others, reference_word_piece_ids([texts[i] for i in others])):

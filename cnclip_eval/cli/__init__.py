@@ -16,7 +16,9 @@ from cnclip_eval.registry import Registry
 
 COMMANDS: Registry = Registry("command")
 COMMANDS.add("eval", "cnclip_eval.cli.eval_cmd", "evaluate models x datasets x methods (the default command)")
-COMMANDS.add("ls", "cnclip_eval.cli.ls_cmd", "list models, datasets, methods, template sets, metrics or formats")
+COMMANDS.add(
+    "ls", "cnclip_eval.cli.ls_cmd", "list models, datasets, methods, template sets, metrics or formats"
+)
 COMMANDS.add(
     "run", "cnclip_eval.cli.run_cmd", "run a suite (YAML), skipping results that exist, then the leaderboard"
 )

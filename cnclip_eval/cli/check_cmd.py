@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from cnclip_eval.report.check import compare_boards, failed
     from cnclip_eval.report.collect import load_entries
     from cnclip_eval.report.leaderboard import build_leaderboard
-    from cnclip_eval.report.render import to_json
+    from cnclip_eval.report.render import points, signed_points, to_json
 
     if not (args.tolerance >= 0 and math.isfinite(args.tolerance)):
         raise UserError(f"--tolerance {args.tolerance}: expected a number of points >= 0")
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     shown = [c for c in comparisons if args.all or c.status(args.tolerance) != "ok"]
 
     def fmt(value):
-        return "–" if value is None else f"{100 * value:.2f}"
+        return "–" if value is None else points(value)
 
     rows = [
         [
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             c.metric,
             fmt(c.baseline),
             fmt(c.current),
-            "" if c.change is None else f"{100 * c.change:+.2f}",
+            "" if c.change is None else signed_points(c.change),
             c.status(args.tolerance),
         ]
         for c in shown

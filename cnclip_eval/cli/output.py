@@ -6,11 +6,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from cnclip_eval.report.render import points
 from cnclip_eval.results import ResultRecord
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.2f}"
 
 
 def print_results(records: list[ResultRecord], output_dir: Path | None = None) -> None:
@@ -24,7 +21,7 @@ def print_results(records: list[ResultRecord], output_dir: Path | None = None) -
             r.dataset,
             r.run_name,
             r.n_samples,
-            *(percent(r.metrics[m]) if m in r.metrics else "" for m in metric_names),
+            *(points(r.metrics[m]) if m in r.metrics else "" for m in metric_names),
         ]
         for r in records
     ]

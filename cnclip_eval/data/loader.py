@@ -120,11 +120,9 @@ class ShardStream(IterableDataset):
         yield self._batch(shard, keys, images, labels, last=True)
 
     def _batch(self, shard: Shard, keys, images, labels, last: bool) -> ShardBatch:
-        if images and self.decode is encoded_image:
-            stacked = list(images)  # encoded images differ in length: decoded after the loader
-            label_tensor = torch.from_numpy(np.stack(labels)) if self.multilabel else torch.tensor(labels)
-        elif images:
-            stacked = torch.stack(images)
+        if images:
+            # encoded images differ in length: they stay a list, decoded after the loader
+            stacked = list(images) if self.decode is encoded_image else torch.stack(images)
             label_tensor = torch.from_numpy(np.stack(labels)) if self.multilabel else torch.tensor(labels)
         else:  # an empty shard, or a shard whose size is a multiple of the batch size
             stacked = torch.empty(0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cnclip_eval.errors import UserError
 from cnclip_eval.report.render import LEADERBOARD_KIND, LEADERBOARD_SCHEMA
+from cnclip_eval.results import is_number
 
 DEFAULT_TOLERANCE = 0.5  # points
 
@@ -80,17 +81,13 @@ def validate_leaderboard(data: object, source: str) -> dict:
             ok = (
                 isinstance(cell, dict)
                 and isinstance(cell.get("metric"), str)
-                and _is_number(cell.get("score"))
+                and is_number(cell.get("score"))
             )
             if not ok or not (cell.get("n") is None or isinstance(cell.get("n"), int)):
                 raise UserError(
                     f"{where}.cells[{dataset!r}]: needs a string 'metric', a number 'score' and an integer 'n'"
                 )
     return data
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _cells(board: dict) -> dict[tuple[str, str, str], tuple[str, float, int | None]]:

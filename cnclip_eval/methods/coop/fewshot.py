@@ -33,8 +33,6 @@ def sample_shots(
 # CoOp's augmentation (its configs: random_resized_crop, random_flip, normalize); the crop scale is
 # torchvision's default, which CoOp uses
 AUGMENT_CROP_SCALE = (0.08, 1.0)
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def read_images(dataset, keys: set[str]) -> dict[str, object]:
@@ -63,6 +61,8 @@ def augmented_features(model, images: list, seed: int, batch_size: int = 128):
     Each epoch draws its crops and flips from ``seed`` and the epoch number, so a run is repeatable.
     """
     from torchvision import transforms as T
+
+    from cnclip_eval.data.device_decode import CLIP_MEAN, CLIP_STD
 
     augment = T.Compose(
         [
