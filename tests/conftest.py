@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,22 @@ def run_cli(tmp_path, monkeypatch, capsys):
         return code, out, err
 
     return run
+
+
+def evaluate_demo_shapes(run_cli, out: Path, *options, model: str = "demo") -> dict:
+    """``--method baseline`` on the shipped demo-shapes split into ``out``; the result record."""
+    code, _, err = run_cli(
+        "--model",
+        model,
+        "--dataset",
+        "demo-shapes",
+        "--method",
+        "baseline",
+        "--output-dir",
+        out,
+        "--num-workers",
+        "0",
+        *options,
+    )
+    assert code == 0, err
+    return json.loads(next(Path(out).glob("*.json")).read_text(encoding="utf-8"))

@@ -209,7 +209,14 @@ def _missing_source(source: Path) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize(
     "breakage",
-    [_broken_image, _truncated_jpeg, _label_out_of_range, _label_not_a_number, _no_split_folders, _missing_source],
+    [
+        _broken_image,
+        _truncated_jpeg,
+        _label_out_of_range,
+        _label_not_a_number,
+        _no_split_folders,
+        _missing_source,
+    ],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_bad_input_exits_2_naming_the_file(run_cli, tmp_path, breakage):

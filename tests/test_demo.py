@@ -3,8 +3,6 @@ deterministic, evaluation templates are unseen in training, and the model knows 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -12,6 +10,8 @@ from PIL import Image
 
 from cnclip_eval.demo import captions, dataset, shapes, train
 from cnclip_eval.demo.model import CHECKPOINT
+
+from conftest import evaluate_demo_shapes
 
 
 def test_evaluation_templates_are_unseen_in_training():
@@ -52,21 +52,7 @@ def test_training_is_deterministic(tmp_path):
 def test_demo_model_scores_far_above_chance(run_cli, tmp_path):
     """A real measurement on the shipped data: 20 classes, chance is 5%."""
     assert CHECKPOINT.is_file(), "the demo checkpoint ships with the package"
-    out = tmp_path / "results"
-    code, stdout, err = run_cli(
-        "--model",
-        "demo",
-        "--dataset",
-        "demo-shapes",
-        "--method",
-        "baseline",
-        "--output-dir",
-        out,
-        "--num-workers",
-        "0",
-    )
-    assert code == 0, err
-    record = json.loads(next(out.glob("*.json")).read_text())
+    record = evaluate_demo_shapes(run_cli, tmp_path / "results")
     assert record["n_samples"] == 600
     assert record["metrics"]["top1"] >= 0.80, record["metrics"]
 

@@ -7,7 +7,6 @@ be worth its speed on a GPU. Measured here on the demo model and the shipped dem
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 import pytest
@@ -16,6 +15,8 @@ from PIL import Image
 
 from cnclip_eval.data.device_decode import DevicePreprocess
 from cnclip_eval.errors import DataError
+
+from conftest import evaluate_demo_shapes
 
 
 def encoded(image: Image.Image, fmt: str) -> torch.Tensor:
@@ -84,22 +85,7 @@ def test_device_decoding_agrees_with_pil(run_cli, tmp_path, model):
     tops = {}
     for decode in ("pil", "torchvision"):
         out = tmp_path / decode
-        code, _, err = run_cli(
-            "--model",
-            model,
-            "--dataset",
-            "demo-shapes",
-            "--method",
-            "baseline",
-            "--output-dir",
-            out,
-            "--decode",
-            decode,
-            "--num-workers",
-            "0",
-        )
-        assert code == 0, err
-        record = json.loads(next(out.glob("*.json")).read_text())
+        record = evaluate_demo_shapes(run_cli, out, "--decode", decode, model=model)
         assert record["provenance"]["image_preprocessing"]["decode"] == decode
         with np.load(out / record["predictions"]) as predictions:
             tops[decode] = predictions["topk"][:, 0]
