@@ -35,14 +35,13 @@ def signed_points(value: float) -> str:
     return f"{100 * value:+.2f}"
 
 
-def _half_width(cell: Cell) -> str:
-    return "" if cell.interval is None else f"±{100 * (cell.interval.high - cell.interval.low) / 2:.1f}"
-
-
-def _cell_text(cell: Cell | None, star: str = "*") -> str:
+def _cell_text(cell: Cell | None, missing: str = "–", spread: str = "±{:.1f}", star: str = "*") -> str:
+    """Score, half the interval (in ``spread``'s markup), and the delta, starred when significant."""
     if cell is None:
-        return "–"
-    text = points(cell.score) + _half_width(cell)
+        return missing
+    text = points(cell.score)
+    if cell.interval is not None:
+        text += spread.format(100 * (cell.interval.high - cell.interval.low) / 2)
     if cell.delta is not None:
         text += f" ({signed_points(cell.delta)}{star if cell.significant else ''})"
     return text
@@ -97,14 +96,7 @@ def render_markdown(board: Leaderboard) -> str:
 @FORMATS.register("latex", "LaTeX tabular for papers")
 def render_latex(board: Leaderboard) -> str:
     def cell_text(cell: Cell | None) -> str:
-        if cell is None:
-            return "--"
-        text = points(cell.score)
-        if cell.interval is not None:
-            text += f"$_{{\\pm {100 * (cell.interval.high - cell.interval.low) / 2:.1f}}}$"
-        if cell.delta is not None:
-            text += f" ({signed_points(cell.delta)}{'$^{*}$' if cell.significant else ''})"
-        return text
+        return _cell_text(cell, missing="--", spread="$_{{\\pm {:.1f}}}$", star="$^{*}$")
 
     headers = [_latex_escape(h).replace("Δ", r"$\Delta$") for h in _headers(board)]
     rows = [
