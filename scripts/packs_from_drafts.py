@@ -4,7 +4,7 @@ The drafts (``cnclip_eval/prompts/drafts/<dataset>.<lang>.json``, not shipped) w
 language model (Claude, in a cnclip-eval developer session) answering the same questions that
 ``cnclip-eval prompts generate`` asks (``cnclip_eval/prompts/queries.py``), five answers per class.
 This script records that in each pack's generator header, so nobody mistakes them for GPT-3
-outputs, and writes ``cnclip_eval/prompts/packs/<dataset>.<lang>.json``. Run from the repo root:
+outputs, and writes ``prompts/<dataset>.<lang>.json``. Run from the repo root:
 
     python scripts/packs_from_drafts.py [--date YYYY-MM-DD] cnclip_eval/prompts/drafts/*.json
 

@@ -76,13 +76,14 @@ def shipped_texts() -> list[str]:
     from pathlib import Path
 
     import cnclip_eval
+    from cnclip_eval.prompts.pack import PACKS_DIR
     from cnclip_eval.templates import TEMPLATE_SETS, resolve_templates
 
     root = Path(cnclip_eval.__file__).parent
     texts = [t for e in TEMPLATE_SETS.entries() for t in resolve_templates(e.name)]
     for path in (root / "data" / "classnames").glob("*.txt"):
         texts += path.read_text(encoding="utf-8").splitlines()
-    for path in (root / "prompts" / "packs").glob("*.json"):
+    for path in PACKS_DIR.glob("*.json"):
         for c in json.loads(path.read_text(encoding="utf-8"))["classes"].values():
             texts += [c["name"], *c["descriptions"]]
     return list(dict.fromkeys(texts))

@@ -63,7 +63,19 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 LANGUAGES = ("zh", "en")
 GENERATOR_KINDS = ("llm", "import")
-PACKS_DIR = Path(__file__).parent / "packs"  # shipped packs: "{dataset}.{language}.json"
+
+
+def _shipped_packs_dir() -> Path:
+    """The shipped packs ("{dataset}.{language}.json"), which live in the repository's ``prompts/``.
+
+    A wheel installs that folder as ``cnclip_eval/_packs`` (pyproject's package-dir); a checkout or an
+    editable install reads the repository's own folder, so an edited pack is used at once.
+    """
+    installed = Path(__file__).resolve().parents[1] / "_packs"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "prompts"
+
+
+PACKS_DIR = _shipped_packs_dir()
 _SHOWN = 10  # classes named in one error message before "... and N more"
 
 
