@@ -35,6 +35,7 @@ from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, Metho
 from cnclip_eval.methods.base import method_cache_inputs, resolve_options
 from cnclip_eval.metrics import compute_metrics
 from cnclip_eval.models import LoadedModel, ModelRequest, load_model
+from cnclip_eval.protocol import RunSettings, protocol_of
 from cnclip_eval.provenance import environment
 from cnclip_eval.results import Predictions, ResultRecord, load_result, save_result
 from cnclip_eval.templates import resolve_templates
@@ -252,6 +253,17 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
     logits = (LOGIT_SCALE * images.features @ weights.T).numpy()  # (N, C)
     metric_names = list(dict.fromkeys([dataset.main_metric, *dataset.metrics]))
     metrics = compute_metrics(metric_names, logits, images.labels)
+    protocol = protocol_of(
+        RunSettings(
+            dataset=dataset.name,
+            templates=spec.templates or dataset.templates_source,
+            classnames_kind=dataset.classnames_kind,
+            precision=config.precision,
+            decode=config.decode,
+            limit=config.limit,
+            split=dataset.layout.split,
+        )
+    )
     record = ResultRecord(
         model=model.model_id,
         dataset=dataset.name,
@@ -261,7 +273,9 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
         main_metric=dataset.main_metric,
         metrics=metrics,
         n_samples=len(images.keys),
+        protocol=protocol["name"],
         provenance={
+            "protocol": protocol,
             "model": {
                 "id": model.model_id,
                 "arch": model.arch,

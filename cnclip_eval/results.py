@@ -14,6 +14,7 @@ other than ``test``; schema_version 1)::
       "metrics": {"top1": 0.53, ...}, # fractions in [0, 1]
       "n_samples": 50000,
       "predictions": "ViT-B-16__imagenet1k__baseline.predictions.npz",
+      "protocol": "cnclip",           # every setting as CN-CLIP's script, else "custom" (cnclip_eval.protocol)
       "provenance": {...},            # see cnclip_eval.provenance
       "created": "2026-11-23T04:00:00+00:00"
     }
@@ -80,6 +81,7 @@ class ResultRecord:
     n_samples: int
     provenance: dict[str, Any] = field(default_factory=dict)
     predictions: str | None = None
+    protocol: str | None = None  # "cnclip" (CN-CLIP's own settings) or "custom"; None in older files
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     schema_version: int = SCHEMA_VERSION
 

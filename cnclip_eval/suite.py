@@ -4,7 +4,8 @@
 
     version: 1
     name: smoke
-    models: [demo]                        # names, or {name: PATH, arch: VISION@TEXT}
+    models: [demo]                        # names, or {name: PATH, arch: VISION@TEXT, datasets: [a, b]}
+                                          # (datasets: only these of the suite's, by name)
     datasets: [demo-shapes]               # names, or {name, data_root, split, classnames, classnames_en,
                                           #            templates, templates_en}
     methods:                              # names, or {name, label, templates, <the method's options>}
@@ -29,7 +30,7 @@ from cnclip_eval.errors import UnknownNameError, UserError
 
 SUITE_VERSION = 1
 TOP_KEYS = {"version", "name", "description", "models", "datasets", "methods", "settings"}
-MODEL_KEYS = {"name", "arch"}
+MODEL_KEYS = {"name", "arch", "datasets"}
 DATASET_KEYS = {f.name for f in fields(DatasetRequest)} - {"dataset"} | {"name"}
 METHOD_KEYS = {"name", "label", "templates"}
 SETTINGS = {
@@ -133,6 +134,26 @@ def _settings(path: Path, data: dict) -> dict[str, Any]:
     return parsed
 
 
+def _datasets_of(path: Path, item: Any, datasets: tuple[DatasetRequest, ...]) -> tuple:
+    """The suite's datasets, or the subset a model entry names (a published table that reports
+    some datasets for one model only)."""
+    model = item if isinstance(item, dict) else {"name": item}
+    wanted = model.get("datasets")
+    if wanted is None:
+        return datasets
+    line = model.get("__lines__", {}).get("datasets", "?")
+    names = [d.dataset for d in datasets]
+    if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) for w in wanted):
+        raise UserError(f"{path}:{line}: model {model['name']!r}: 'datasets' must be a list of dataset names")
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise UserError(
+            f"{path}:{line}: model {model['name']!r} names dataset {unknown[0]!r}, which is not among the "
+            f"suite's datasets ({', '.join(dict.fromkeys(names))})"
+        )
+    return tuple(d for d in datasets if d.dataset in wanted)
+
+
 def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
     """One RunConfig per model entry (all datasets and methods), settings then overrides applied."""
     path = Path(path)
@@ -147,15 +168,15 @@ def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
     if duplicated:
         raise UserError(f"{path}: methods share the run name {duplicated[0]!r}; give each a distinct 'label'")
     settings = {**_settings(path, data), **{k: v for k, v in overrides.items() if v is not None}}
-    models = [_entry(path, item, MODEL_KEYS, "model") for item in data["models"]]
+    models = [(_entry(path, item, MODEL_KEYS, "model"), item) for item in data["models"]]
     return [
         RunConfig(
             models=(m["name"],),
-            datasets=datasets,
+            datasets=_datasets_of(path, item, datasets),
             methods=methods,
             arch=m.get("arch"),
             skip_existing=True,
             **settings,
         )
-        for m in models
+        for m, item in models
     ]

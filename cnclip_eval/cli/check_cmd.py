@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--tolerance {args.tolerance}: expected a number of points >= 0")
     baseline = read_baseline(args.baseline)
     board = build_leaderboard(
-        load_entries(args.results), baseline.get("baseline_method", "baseline"), confidence=False
+        load_entries(args.results),
+        baseline.get("baseline_method", "baseline"),
+        confidence=False,
+        metrics=baseline.get("metrics"),  # like with like: a published table may report another metric
     )
     current = to_json(board)
     comparisons = compare_boards(baseline, current)
@@ -63,12 +66,23 @@ def run(args: argparse.Namespace) -> int:
             fmt(c.baseline),
             fmt(c.current),
             "" if c.change is None else signed_points(c.change),
+            c.current_protocol or "",
             c.status(args.tolerance),
         ]
         for c in shown
     ]
     if rows:
-        headers = ["model", "method", "dataset", "metric", "baseline", "now", "Δ points", "status"]
+        headers = [
+            "model",
+            "method",
+            "dataset",
+            "metric",
+            "baseline",
+            "now",
+            "Δ points",
+            "protocol",
+            "status",
+        ]
         print(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
     for note in board.notes:
         print(f"note: {note}")

@@ -23,7 +23,7 @@ class DatasetSpec:
     source: str | None  # default shard source ("hf://...", URL); None: no public shards, use --data-root
     classnames_zh: dict[str, str]  # variant -> file name in classnames/; the first is the default
     classnames_en: str | None = None  # file name in classnames/
-    templates: str = "zh80"  # a template set name (cnclip_eval.templates)
+    templates: str = "cnclip183"  # a template set name (cnclip_eval.templates); see cnclip_eval.protocol
     templates_en: str = "en80"
     task: str = "multiclass"  # multiclass | multilabel | binary
     main_metric: str = "top1"
@@ -97,7 +97,7 @@ register(
         source="hf://clip-benchmark/wds_imagenet1k",
         classnames_zh={"cnclip": "imagenet1k.zh.txt", "wukong": "imagenet1k.wukong.zh.txt"},
         classnames_en="imagenet1k.en.txt",
-        templates="zh80",
+        templates="cnclip183",  # CN-CLIP's script: ImageNet gets the 183 general templates too
         num_samples={"test": 50_000},
         aliases=("imagenet-1k", "imagenet", "wds/imagenet1k"),
         notes="ImageNet-1k val; Chinese names: CN-CLIP's label_cn (default) or the Wukong list",

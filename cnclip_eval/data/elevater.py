@@ -13,58 +13,58 @@ CN-CLIP's ELEVATER image folders (``cnclip-eval convert``, which reads ``label_c
 ``--data-root``. Either way ``resolve`` refuses shards whose ``classnames.txt`` holds the same
 English names in another order.
 
-Templates: CN-CLIP's per-dataset sets where CN-CLIP defines one, its 183 general ones otherwise.
+Templates: those CN-CLIP's zero-shot script applies (``cnclip_eval.protocol``): per-dataset sets for
+aircraft, food, flower, eurosat, resisc45 (eurosat's set) and country211, the 183 general ones for the
+others. CN-CLIP's other per-dataset sets stay named options (``--templates cnclip-dtd`` ...).
 """
 
 from __future__ import annotations
 
 from cnclip_eval.data.catalog import DatasetSpec, register
+from cnclip_eval.protocol import cnclip_templates
 
-# name, ELEVATER key (class-name files), classes, main metric, template set, task, aliases
+# name, ELEVATER key (class-name files), classes, main metric, task, aliases
+# (templates: CN-CLIP's script's choice, cnclip_eval.protocol.cnclip_templates)
 _ELEVATER = [
     (
         "caltech-101",
         "caltech-101",
         102,
         "mean_per_class_recall",
-        "cnclip-caltech101",
         "multiclass",
         ("caltech101", "vtab/caltech101"),
     ),
-    ("cifar-10", "cifar-10", 10, "top1", "cnclip183", "multiclass", ("cifar10",)),
-    ("cifar-100", "cifar-100", 100, "top1", "cnclip-cifar100", "multiclass", ("cifar100", "vtab/cifar100")),
-    ("country211", "country211", 211, "top1", "cnclip-country211", "multiclass", ()),
-    ("dtd", "dtd", 47, "top1", "cnclip-dtd", "multiclass", ("vtab/dtd",)),
-    ("eurosat", "eurosat_clip", 10, "top1", "cnclip-eurosat", "multiclass", ("eurosat_clip", "vtab/eurosat")),
-    ("fer-2013", "fer-2013", 7, "top1", "cnclip-fer", "multiclass", ("fer2013",)),
+    ("cifar-10", "cifar-10", 10, "top1", "multiclass", ("cifar10",)),
+    ("cifar-100", "cifar-100", 100, "top1", "multiclass", ("cifar100", "vtab/cifar100")),
+    ("country211", "country211", 211, "top1", "multiclass", ()),
+    ("dtd", "dtd", 47, "top1", "multiclass", ("vtab/dtd",)),
+    ("eurosat", "eurosat_clip", 10, "top1", "multiclass", ("eurosat_clip", "vtab/eurosat")),
+    ("fer-2013", "fer-2013", 7, "top1", "multiclass", ("fer2013",)),
     (
         "fgvc-aircraft",
         "fgvc-aircraft-2013b-variants102",
         100,
         "mean_per_class_recall",
-        "cnclip-aircraft",
         "multiclass",
         ("fgvc-aircraft-2013b-variants102", "fgvc_aircraft"),
     ),
-    ("food-101", "food-101", 101, "top1", "cnclip-food", "multiclass", ("food101",)),
-    ("gtsrb", "gtsrb", 43, "top1", "cnclip183", "multiclass", ()),
-    ("hateful-memes", "hateful-memes", 2, "roc_auc", "cnclip-hatefulmemes", "binary", ("hatefulmemes",)),
+    ("food-101", "food-101", 101, "top1", "multiclass", ("food101",)),
+    ("gtsrb", "gtsrb", 43, "top1", "multiclass", ()),
+    ("hateful-memes", "hateful-memes", 2, "roc_auc", "binary", ("hatefulmemes",)),
     (
         "kitti-distance",
         "kitti-distance",
         4,
         "top1",
-        "cnclip-kitti",
         "multiclass",
         ("kitti_closest_vehicle_distance", "vtab/kitti_closest_vehicle_distance"),
     ),
-    ("mnist", "mnist", 10, "top1", "cnclip183", "multiclass", ()),
+    ("mnist", "mnist", 10, "top1", "multiclass", ()),
     (
         "oxford-flower-102",
         "oxford-flower-102",
         102,
         "mean_per_class_recall",
-        "cnclip-flower",
         "multiclass",
         ("flowers", "vtab/flowers"),
     ),
@@ -73,20 +73,18 @@ _ELEVATER = [
         "oxford-iiit-pets",
         37,
         "mean_per_class_recall",
-        "cnclip-pet",
         "multiclass",
         ("pets", "vtab/pets"),
     ),
-    ("patch-camelyon", "patch-camelyon", 2, "top1", "cnclip-patch", "binary", ("pcam", "vtab/pcam")),
-    ("rendered-sst2", "rendered-sst2", 2, "top1", "cnclip183", "binary", ("renderedsst2",)),
-    ("resisc45", "resisc45_clip", 45, "top1", "cnclip183", "multiclass", ("resisc45_clip", "vtab/resisc45")),
-    ("stanford-cars", "stanford-cars", 196, "top1", "cnclip-cars", "multiclass", ("cars",)),
+    ("patch-camelyon", "patch-camelyon", 2, "top1", "binary", ("pcam", "vtab/pcam")),
+    ("rendered-sst2", "rendered-sst2", 2, "top1", "binary", ("renderedsst2",)),
+    ("resisc45", "resisc45_clip", 45, "top1", "multiclass", ("resisc45_clip", "vtab/resisc45")),
+    ("stanford-cars", "stanford-cars", 196, "top1", "multiclass", ("cars",)),
     (
         "voc-2007-classification",
         "voc-2007-classification",
         20,
         "map_11point",
-        "cnclip183",
         "multilabel",
         ("voc2007", "voc2007_multilabel"),
     ),
@@ -109,7 +107,7 @@ _METRICS = {
     "multilabel": ("map_11point", "mean_average_precision"),
 }
 
-for _name, _key, _classes, _metric, _templates, _task, _aliases in _ELEVATER:
+for _name, _key, _classes, _metric, _task, _aliases in _ELEVATER:
     register(
         DatasetSpec(
             name=_name,
@@ -117,7 +115,7 @@ for _name, _key, _classes, _metric, _templates, _task, _aliases in _ELEVATER:
             source=CLIP_BENCHMARK_SOURCES.get(_name),
             classnames_zh={"elevater": f"{_key}.zh.txt"},
             classnames_en=f"{_key}.en.txt",
-            templates=_templates,
+            templates=cnclip_templates(_name),
             task=_task,
             main_metric=_metric,
             metrics=tuple(dict.fromkeys((_metric, *_METRICS[_task]))),

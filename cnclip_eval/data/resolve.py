@@ -14,6 +14,7 @@ from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, r
 from cnclip_eval.data.sources import open_source
 from cnclip_eval.errors import DataError, UnknownNameError
 from cnclip_eval.fileio import sha256_json
+from cnclip_eval.protocol import GENERAL_TEMPLATES
 from cnclip_eval.templates import resolve_templates
 
 
@@ -35,6 +36,7 @@ class ResolvedDataset:
     layout: ShardLayout
     classnames: list[str]
     classnames_source: str  # "imagenet1k:cnclip", a file path, or "<root>/classnames.txt"
+    classnames_kind: str  # "<dataset>:<variant>" (the catalog's), "folder-zh", "folder", or "file"
     classnames_en: list[str] | None
     templates: list[str]
     templates_source: str
@@ -54,6 +56,7 @@ class ResolvedDataset:
             "split": self.layout.split,
             "shards": [s.relpath for s in self.layout.shards],
             "classnames": self.classnames_source,
+            "classnames_kind": self.classnames_kind,
             "classnames_sha256": sha256_json(self.classnames),
             "templates": self.templates_source,
             "templates_sha256": sha256_json(self.templates),
@@ -80,18 +83,13 @@ def _resolve_catalog(spec: DatasetSpec, request: DatasetRequest) -> ResolvedData
     split = request.split or spec.splits[0]
     source = open_source(root)
     layout = read_layout(source, split)
-    if request.classnames and Path(request.classnames).is_file():
-        classnames = read_classname_file(Path(request.classnames), spec.num_classes)
-        classnames_source = str(Path(request.classnames).resolve())
-    else:
-        classnames = spec.read_classnames(request.classnames)
-        classnames_source = f"{spec.name}:{request.classnames or spec.default_variant}"
+    _check_folder_classes(layout, spec)
+    classnames, classnames_source, classnames_kind = _catalog_classnames(spec, request, layout)
     classnames_en = (
         read_classname_file(Path(request.classnames_en), spec.num_classes)
         if request.classnames_en
         else spec.read_classnames_en()
     )
-    _check_folder_classes(layout, spec)
     templates_name = request.templates or spec.templates
     return ResolvedDataset(
         name=spec.name,
@@ -99,14 +97,48 @@ def _resolve_catalog(spec: DatasetSpec, request: DatasetRequest) -> ResolvedData
         layout=layout,
         classnames=classnames,
         classnames_source=classnames_source,
+        classnames_kind=classnames_kind,
         classnames_en=classnames_en,
         templates=resolve_templates(templates_name),
         templates_source=templates_name,
         templates_en=resolve_templates(request.templates_en or spec.templates_en),
         main_metric=spec.main_metric,
-        metrics=spec.metrics,
+        # CN-CLIP's script reports top-1 everywhere: single-label shards of a multi-label dataset (VOC
+        # from CN-CLIP's class folders) get it beside the main metric, so its number can be checked
+        metrics=spec.metrics if layout.multilabel or "top1" in spec.metrics else (*spec.metrics, "top1"),
         expected_samples=spec.num_samples.get(split),
     )
+
+
+CATALOG_CLASSNAMES = "catalog"  # --classnames catalog: the catalog's own list even where the folder has one
+
+
+def _catalog_classnames(
+    spec: DatasetSpec, request: DatasetRequest, layout: ShardLayout
+) -> tuple[list[str], str, str]:
+    """(names, where they came from, kind) for a catalog dataset.
+
+    CN-CLIP evaluates with the dataset folder's own Chinese names (``label_cn.txt``, which
+    ``convert`` writes as ``classnames.txt``), so those are the default when the folder has them in
+    the right number (a permutation of the catalog's lists was refused before this); where the
+    folder's names are English (CLIP_benchmark's shards), the catalog's Chinese list is used.
+    """
+    if request.classnames and Path(request.classnames).is_file():
+        path = Path(request.classnames)
+        return read_classname_file(path, spec.num_classes), str(path.resolve()), "file"
+    if request.classnames in (None, CATALOG_CLASSNAMES):
+        folder = read_lines(layout.source, "classnames.txt") if request.classnames is None else None
+        if folder and len(folder) == spec.num_classes and _mostly_chinese(folder):
+            return folder, layout.source.url("classnames.txt"), "folder-zh"
+        variant = spec.default_variant
+    else:
+        variant = request.classnames
+    return spec.read_classnames(variant), f"{spec.name}:{variant}", f"{spec.name}:{variant}"
+
+
+def _mostly_chinese(names: list[str]) -> bool:
+    """Chinese class-name lists keep a few Latin names (iPod, T恤); English lists have no CJK at all."""
+    return sum(any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in names) * 2 >= len(names)
 
 
 def _check_folder_classes(layout: ShardLayout, spec: DatasetSpec) -> None:
@@ -155,7 +187,7 @@ def _resolve_folder(request: DatasetRequest) -> ResolvedDataset:
     folder_names = read_classnames(source)
     if request.classnames:
         classnames = read_classname_file(Path(request.classnames))
-        classnames_source = str(Path(request.classnames).resolve())
+        classnames_source, classnames_kind = str(Path(request.classnames).resolve()), "file"
         if folder_names is not None and len(folder_names) != len(classnames):
             raise DataError(
                 f"{request.classnames}: {len(classnames)} class names, but {source.url('classnames.txt')} "
@@ -163,6 +195,7 @@ def _resolve_folder(request: DatasetRequest) -> ResolvedDataset:
             )
     elif folder_names is not None:
         classnames, classnames_source = folder_names, source.url("classnames.txt")
+        classnames_kind = "folder-zh" if _mostly_chinese(folder_names) else "folder"
     else:
         raise DataError(
             f"{source.url('classnames.txt')}: missing; give the class names with --classnames FILE"
@@ -177,7 +210,7 @@ def _resolve_folder(request: DatasetRequest) -> ResolvedDataset:
         templates, templates_source = (
             (folder_templates, source.url("zeroshot_classification_templates.txt"))
             if folder_templates
-            else (resolve_templates("zh80"), "zh80")
+            else (resolve_templates(GENERAL_TEMPLATES), GENERAL_TEMPLATES)
         )
     multilabel = layout.multilabel
     return ResolvedDataset(
@@ -186,6 +219,7 @@ def _resolve_folder(request: DatasetRequest) -> ResolvedDataset:
         layout=layout,
         classnames=classnames,
         classnames_source=classnames_source,
+        classnames_kind=classnames_kind,
         classnames_en=classnames_en,
         templates=templates,
         templates_source=templates_source,

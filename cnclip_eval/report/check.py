@@ -3,8 +3,10 @@
 Pure: two leaderboard JSON objects in, a list of comparisons and a verdict out. A cell fails when
 its main metric dropped by more than the tolerance (in points); when the baseline has a cell the
 new results lack (a gate that passes because a result vanished guards nothing); when the new score
-is NaN; and when it stands on another number of samples than the baseline's (a ``--limit`` run is
-not the same measurement). New cells are reported, never fail.
+is NaN; when it stands on another number of samples than the baseline's (a ``--limit`` run is
+not the same measurement); and when the baseline says which protocol its number followed (CN-CLIP's
+published table: ``cnclip``) and the result followed another. New cells are reported, never fail.
+A baseline needs only numbers: sample counts, intervals and per-sample predictions are optional.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Comparison:
     current: float | None
     baseline_n: int | None = None  # samples each score stands on, where known
     current_n: int | None = None
+    baseline_protocol: str | None = None  # "cnclip" | "custom"; None where not recorded
+    current_protocol: str | None = None
 
     @property
     def change(self) -> float | None:
@@ -45,6 +49,8 @@ class Comparison:
             return "not a number"
         if None not in (self.baseline_n, self.current_n) and self.baseline_n != self.current_n:
             return "other samples"
+        if self.baseline_protocol is not None and self.current_protocol != self.baseline_protocol:
+            return "other protocol"
         if math.isnan(self.current):
             return "ok"  # NaN before and after: nothing moved that a number could show
         change = 100 * self.change
@@ -55,7 +61,7 @@ class Comparison:
         return "ok"
 
 
-FAILING = {"dropped", "missing", "not a number", "other samples"}
+FAILING = {"dropped", "missing", "not a number", "other samples", "other protocol"}
 
 
 def validate_leaderboard(data: object, source: str) -> dict:
@@ -68,6 +74,11 @@ def validate_leaderboard(data: object, source: str) -> dict:
         raise UserError(
             f"{source}: leaderboard schema_version {data.get('schema_version')!r}, expected {LEADERBOARD_SCHEMA}"
         )
+    metrics = data.get("metrics")
+    if metrics is not None and not (
+        isinstance(metrics, dict) and all(isinstance(v, str) for v in metrics.values())
+    ):
+        raise UserError(f"{source}: 'metrics' must map datasets to metric names")
     rows = data.get("rows")
     if not isinstance(rows, list):
         raise UserError(f"{source}: 'rows' must be a list")
@@ -90,9 +101,15 @@ def validate_leaderboard(data: object, source: str) -> dict:
     return data
 
 
-def _cells(board: dict) -> dict[tuple[str, str, str], tuple[str, float, int | None]]:
+def _cells(board: dict) -> dict[tuple[str, str, str], tuple[str, float, int | None, str | None]]:
+    """(model, method, dataset) -> (metric, score, n, protocol): a cell's protocol, else its row's."""
     return {
-        (row["model"], row["method"], dataset): (cell["metric"], float(cell["score"]), cell.get("n"))
+        (row["model"], row["method"], dataset): (
+            cell["metric"],
+            float(cell["score"]),
+            cell.get("n"),
+            cell.get("protocol", row.get("protocol")),
+        )
         for row in board["rows"]
         for dataset, cell in row["cells"].items()
     }
@@ -117,6 +134,8 @@ def compare_boards(baseline: dict, current: dict) -> list[Comparison]:
                 after[1] if after else None,
                 before[2] if before else None,
                 after[2] if after else None,
+                before[3] if before else None,
+                after[3] if after else None,
             )
         )
     return comparisons

@@ -43,6 +43,7 @@ class Cell:
     interval: stats.Interval | None = None
     delta: float | None = None  # against the same model's baseline method, same dataset
     test: stats.PairedTest | None = None
+    protocol: str | None = None  # "cnclip" | "custom"; None for results written before it was recorded
 
     @property
     def significant(self) -> bool:
@@ -61,6 +62,12 @@ class Row:
     @property
     def key(self) -> tuple[str, str]:
         return self.model, self.method
+
+    @property
+    def protocol(self) -> str:
+        """The cells' protocol when they share one ("cnclip", "custom"), else "mixed"; "?" if unrecorded."""
+        found = {c.protocol or "?" for c in self.cells.values()}
+        return found.pop() if len(found) == 1 else "mixed"
 
 
 @dataclass(frozen=True)
@@ -117,15 +124,19 @@ def build_leaderboard(
     resamples: int = stats.DEFAULT_RESAMPLES,
     level: float = stats.DEFAULT_LEVEL,
     seed: int = 0,
+    metrics: dict[str, str] | None = None,
 ) -> Leaderboard:
+    """``metrics`` (dataset column -> metric) scores those columns with that metric instead of the
+    results' main metric (``check`` compares with a baseline in the baseline's own metrics)."""
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, not {resamples}")
     entries, notes = latest_entries(entries)
     datasets = list(dict.fromkeys(column(e.record) for e in entries))
-    metrics: dict[str, str] = {}
+    metrics = dict(metrics or {})
+    chosen = set(metrics)
     for e in entries:
         metric = metrics.setdefault(column(e.record), e.record.main_metric)
-        if metric != e.record.main_metric:
+        if metric != e.record.main_metric and column(e.record) not in chosen:
             notes.append(
                 f"{e.source}: main metric {e.record.main_metric}, other {column(e.record)} results use {metric}"
             )
@@ -156,7 +167,7 @@ def build_leaderboard(
             if mine is not None and theirs is not None:
                 test = stats.compare(metric, theirs, mine, resamples, seed)
         cells.setdefault((model, method), {})[dataset] = Cell(
-            score, metric, record.n_samples, interval, delta, test
+            score, metric, record.n_samples, interval, delta, test, record.protocol
         )
 
     ranks_by_dataset = {

@@ -49,7 +49,7 @@ def _cell_text(cell: Cell | None, missing: str = "–", spread: str = "±{:.1f}"
 
 def _headers(board: Leaderboard) -> list[str]:
     columns = [f"{d} ({board.metrics[d]})" for d in board.datasets]
-    return ["model", "method", *columns, "mean", "Δ mean", "mean rank"]
+    return ["model", "method", *columns, "mean", "Δ mean", "mean rank", "protocol"]
 
 
 def _row_values(board: Leaderboard, cell_text: Callable[[Cell | None], str]) -> list[list[str]]:
@@ -61,6 +61,7 @@ def _row_values(board: Leaderboard, cell_text: Callable[[Cell | None], str]) -> 
             points(row.mean),
             "" if row.mean_delta is None else signed_points(row.mean_delta),
             f"{row.mean_rank:.2f}",
+            row.protocol,
         ]
         for row in board.rows
     ]
@@ -79,6 +80,8 @@ def legend(board: Leaderboard) -> list[str]:
         "samples: " + ", ".join(f"{d} n={'/'.join(map(str, n))}" for d, n in _sample_counts(board).items()),
         f"(Δ) points against {board.baseline_method} of the same model; * paired test p < 0.05 "
         "(McNemar for accuracy, paired bootstrap otherwise)",
+        "protocol: cnclip = CN-CLIP's own evaluation settings (templates, class names, fp32, "
+        "preprocessing, full test split), custom = some differ (each result's provenance names them)",
     ]
     if board.confidence_level is not None:
         lines.append(f"± half the {board.confidence_level:.0%} percentile-bootstrap interval")
@@ -130,7 +133,20 @@ def render_csv(board: Leaderboard) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
-        ["model", "method", "dataset", "metric", "score", "low", "high", "n", "delta", "p_value", "test"]
+        [
+            "model",
+            "method",
+            "dataset",
+            "metric",
+            "score",
+            "low",
+            "high",
+            "n",
+            "delta",
+            "p_value",
+            "test",
+            "protocol",
+        ]
     )
     for row in board.rows:
         for d in board.datasets:
@@ -150,6 +166,7 @@ def render_csv(board: Leaderboard) -> str:
                     "" if cell.delta is None else cell.delta,
                     "" if cell.test is None else cell.test.p_value,
                     "" if cell.test is None else cell.test.name,
+                    cell.protocol or "",
                 ]
             )
     return buffer.getvalue()
@@ -172,6 +189,7 @@ def to_json(board: Leaderboard) -> dict:
             "p_value": None if cell.test is None else cell.test.p_value,
             "test": None if cell.test is None else cell.test.name,
             "significant": cell.significant,
+            "protocol": cell.protocol,
         }
 
     return {
@@ -188,6 +206,7 @@ def to_json(board: Leaderboard) -> dict:
                 "mean": row.mean,
                 "mean_delta": row.mean_delta,
                 "mean_rank": row.mean_rank,
+                "protocol": row.protocol,
                 "cells": {d: cell_json(c) for d, c in row.cells.items()},
             }
             for row in board.rows
@@ -221,7 +240,7 @@ def _sort_key(board: Leaderboard, row, column: int) -> str | None:
     """What a numeric column sorts by (the cell text holds intervals and deltas too): higher is
     better; "" for a missing or NaN value, which sorts last. None for the text columns."""
     n = len(board.datasets)
-    if column < 2:
+    if column < 2 or column >= 5 + n:  # model, method; protocol
         return None
     if column < 2 + n:
         cell = row.cells.get(board.datasets[column - 2])
