@@ -18,5 +18,10 @@ METHODS.add(
 METHODS.add(
     "llm", "cnclip_eval.methods.llm:LlmDescriptions", "CuPL-style LLM class descriptions (arXiv 2209.03320)"
 )
+METHODS.add(
+    "waffle",
+    "cnclip_eval.methods.waffle:WaffleDescriptors",
+    "WaffleCLIP control: random descriptors after the class name (arXiv 2306.07282)",
+)
 
 __all__ = ["METHODS", "Classifier", "DatasetTexts", "Method", "MethodContext", "Option"]

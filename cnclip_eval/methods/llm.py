@@ -4,7 +4,8 @@ Each class is represented by the descriptions an LLM wrote for it ("丁鲷是一
 each encoded, normalized and averaged, instead of (``descriptions``) or together with
 (``descriptions+templates``) the template prompts "{c}的照片", .... CuPL combined both in one
 average; with ``descriptions+templates`` every description and every template prompt weighs the
-same. The descriptions come from a pack (``cnclip_eval.prompts``) written by
+same. ``name+descriptions`` is DCLIP's form instead of CuPL's: each prompt is the class name followed
+by one description (``NAMED_FORMS``); the ``waffle`` control uses the same form with random words. The descriptions come from a pack (``cnclip_eval.prompts``) written by
 ``cnclip-eval prompts generate`` or ``prompts import-cupl``; the method never calls an LLM.
 """
 
@@ -24,7 +25,10 @@ from cnclip_eval.methods.base import (
 
 log = logging.getLogger(__name__)
 
-MODES = ("descriptions", "descriptions+templates")
+MODES = ("descriptions", "descriptions+templates", "name+descriptions")
+# DCLIP's form (Menon & Vondrick, arXiv 2210.07183), "{c}, which (is/has) {d}": the class name kept,
+# the description appended. Our packs hold whole sentences, so a colon reads naturally in both languages.
+NAMED_FORMS = {"zh": "{c}：{d}", "en": "{c}: {d}"}
 
 
 class LlmDescriptions(MethodBase):
@@ -33,7 +37,11 @@ class LlmDescriptions(MethodBase):
     options: tuple[Option, ...] = (
         Option("pack", str, None, "prompt pack JSON; None: the shipped {dataset}.{lang}.json"),
         Option(
-            "mode", str, "descriptions", "descriptions alone, or averaged with the template prompts", MODES
+            "mode",
+            str,
+            "descriptions",
+            "descriptions alone (CuPL), averaged with the template prompts, or each after the class name (DCLIP)",
+            MODES,
         ),
         Option("lang", str, "zh", "language of the pack: zh (Chinese names) or en", ("zh", "en")),
     )
@@ -93,6 +101,10 @@ def pack_prompts(texts: DatasetTexts, options: dict):
     else:  # English names unknown: indices and count are all that can be checked
         mismatched = validate_against(pack, texts.classnames, names="ignore")
     prompts = pack.descriptions_per_class()
+    if mode == "name+descriptions":
+        names = texts.classnames if language == "zh" else require_english(texts, "llm")
+        form = NAMED_FORMS[language]
+        prompts = [[form.format(c=name, d=d) for d in ds] for name, ds in zip(names, prompts)]
     if mode == "descriptions+templates":
         for prompts_of_class, template_prompts in zip(prompts, template_prompts_for(texts, language)):
             prompts_of_class.extend(template_prompts)
