@@ -35,6 +35,7 @@ from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, Metho
 from cnclip_eval.methods.base import method_cache_inputs, resolve_options
 from cnclip_eval.metrics import compute_metrics
 from cnclip_eval.models import LoadedModel, ModelRequest, load_model
+from cnclip_eval.naming import refuse_collisions, result_names
 from cnclip_eval.provenance import environment
 from cnclip_eval.results import Predictions, ResultRecord, load_result, save_result
 from cnclip_eval.templates import resolve_templates
@@ -78,6 +79,8 @@ def evaluate(
     preprocessing_id(config.decode)  # an unknown --decode fails before anything is loaded
     datasets = [resolve_dataset(request) for request in config.datasets]
     methods = prepare_methods(config.methods)
+    names = plan_names(config, datasets, methods)
+    refuse_collisions([(n["stem"], n["what"]) for n in names.values()])
     cache_root = Path(config.cache_dir or default_cache_dir())
     existing = index_existing(config.output_dir) if config.skip_existing else {}
     records = []
@@ -87,18 +90,19 @@ def evaluate(
         if on_result:
             on_result(record)
 
-    for model_name in config.models:
+    for i, model_name in enumerate(config.models):
         todo: list[tuple[ResolvedDataset, list]] = []
-        for request, dataset in zip(config.datasets, datasets):
+        for d, (request, dataset) in enumerate(zip(config.datasets, datasets)):
             pending = []
-            for spec, method, options in methods:
+            for m, (spec, method, options) in enumerate(methods):
+                named = names[(i, d, m)]
                 inputs = method_cache_inputs(method, dataset_texts(dataset, spec), options)
                 fingerprint = request_fingerprint(config, model_name, request, spec, options, inputs)
                 if fingerprint in existing:
-                    log.info("skipping %s / %s / %s: result exists", model_name, dataset.name, spec.run_name)
+                    log.info("skipping %s: result exists", named["what"])
                     emit(load_result(existing[fingerprint]))
                 else:
-                    pending.append((spec, method, options, fingerprint))
+                    pending.append((spec, method, options, fingerprint, named))
             if pending:
                 todo.append((dataset, pending))
         if not todo:
@@ -113,7 +117,7 @@ def evaluate(
             images = dataset_features(model, dataset, config, cache_root, world)
             if not world.is_main:
                 continue  # rank 0 builds the classifiers and writes the results
-            for spec, method, options, fingerprint in pending:
+            for spec, method, options, fingerprint, named in pending:
                 record, predictions = run_method(
                     model,
                     dataset,
@@ -125,11 +129,34 @@ def evaluate(
                     ClassifierCache(cache_root),
                     config,
                     device,
+                    named,
                 )
                 record.provenance["request_fingerprint"] = fingerprint
                 save_result(record, predictions, config.output_dir)
                 emit(record)
     return records
+
+
+def planned_stems(config: RunConfig) -> list[tuple[str, str]]:
+    """``(file stem, description)`` of every result ``config`` would write (for a suite's check
+    across its models before anything runs)."""
+    datasets = [resolve_dataset(request) for request in config.datasets]
+    return [
+        (n["stem"], n["what"]) for n in plan_names(config, datasets, prepare_methods(config.methods)).values()
+    ]
+
+
+def plan_names(config: RunConfig, datasets: list[ResolvedDataset], methods: list) -> dict:
+    """(model, dataset request, method spec) -> its names (see :mod:`cnclip_eval.naming`) and a
+    description for messages, for every result of the run."""
+    names = {}
+    for i, model_name in enumerate(config.models):
+        for d, (request, dataset) in enumerate(zip(config.datasets, datasets)):
+            for m, (spec, method, options) in enumerate(methods):
+                named = result_names(model_name, config.arch, request, dataset, spec, method, options)
+                named["what"] = f"{model_name} / {request.dataset} / {named['run_name']}"
+                names[(i, d, m)] = named
+    return names
 
 
 def dataset_features(
@@ -243,7 +270,9 @@ def build_classifier(
     return weights, classifier.provenance, False
 
 
-def run_method(model, dataset, images, spec, method, options, encoder, classifier_cache, config, device):
+def run_method(
+    model, dataset, images, spec, method, options, encoder, classifier_cache, config, device, named
+):
     started = time.perf_counter()
     weights, method_provenance, from_cache = build_classifier(
         model, dataset, spec, method, options, encoder, classifier_cache, config.precision
@@ -257,7 +286,7 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
         dataset=dataset.name,
         split=dataset.layout.split,
         method=spec.name,
-        run_name=spec.run_name,
+        run_name=named["run_name"],
         main_metric=dataset.main_metric,
         metrics=metrics,
         n_samples=len(images.keys),
@@ -269,7 +298,7 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
                 "weights_sha256": model.weights_sha256,
                 "weights_id": model.weights_id,
             },
-            "dataset": dataset.provenance(),
+            "dataset": {**dataset.provenance(), "tag": named["dataset_tag"]},
             "method": {
                 "name": spec.name,
                 "options": _jsonable(options),
@@ -292,6 +321,7 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
             "classifier": {"from_cache": from_cache, "seconds": round(classifier_seconds, 3)},
             "environment": environment(device),
         },
+        file_stem=named["stem"],
     )
     return record, Predictions.from_logits(images.keys, logits, np.asarray(images.labels))
 

@@ -10,8 +10,6 @@ import json
 import logging
 from pathlib import Path
 
-import pytest
-
 from cnclip_eval.results import ResultRecord, save_result
 
 
@@ -68,3 +66,84 @@ def test_folder_scan_names_files_that_are_not_results(tmp_path, caplog):
         files = result_files([results])
     assert [f.name for f in files] == ["M__d__baseline.json"]
     assert "notes.json" in caplog.text
+
+
+# 2. distinct inputs, distinct result files
+
+
+def run_tiny(run_cli, dataset, out, *extra):
+    return run_cli(
+        "--dataset", dataset, "--model", "tiny", "--output-dir", out, "--num-workers", "0", *extra
+    )  # fmt: skip
+
+
+def leaderboard_json(run_cli, results: Path) -> dict:
+    code, out, err = run_cli("leaderboard", results, "--format", "json", "--no-confidence")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_two_folders_of_one_name_give_two_results_and_two_columns(run_cli, tmp_path):
+    """Two shard folders both called ``shards`` give two result files and two labelled columns."""
+    from conftest import make_dataset
+
+    a = make_dataset(tmp_path / "a" / "shards", n=8, num_shards=1, seed=1)
+    b = make_dataset(tmp_path / "b" / "shards", n=8, num_shards=1, seed=2)
+    out = tmp_path / "r"
+    for folder in (a, b):
+        code, _, err = run_tiny(run_cli, folder, out)
+        assert code == 0, err
+    assert len(list(out.glob("*.json"))) == 2
+    board = leaderboard_json(run_cli, out)
+    assert len(board["datasets"]) == 2 and all(d.startswith("shards [") for d in board["datasets"])
+
+
+def test_method_options_give_distinct_results_and_rows(run_cli, shard_dir, tmp_path):
+    """`--bilingual-weight 0` then `1` give two result files and two rows that name the weight."""
+    from conftest import CLASSNAMES_EN
+
+    english = tmp_path / "en.txt"
+    english.write_text("\n".join(CLASSNAMES_EN) + "\n", encoding="utf-8")
+    out = tmp_path / "r"
+    for weight in ("0", "1"):
+        code, _, err = run_tiny(
+            run_cli, shard_dir, out, "--method", "bilingual", "--classnames-en", english,
+            "--bilingual-weight", weight,
+        )  # fmt: skip
+        assert code == 0, err
+    assert len(list(out.glob("*.json"))) == 2
+    methods = {row["method"] for row in leaderboard_json(run_cli, out)["rows"]}
+    assert methods == {"bilingual(weight=0)", "bilingual(weight=1)"}
+
+
+def test_one_catalog_dataset_with_two_class_name_lists_gives_two_results(run_cli, tmp_path):
+    """A suite listing ``demo-shapes`` twice, once with other class names, writes two results."""
+    from cnclip_eval.data.catalog import find_spec
+
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(f"类别{i}" for i in range(find_spec("demo-shapes").num_classes)) + "\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "version: 1\nmodels: [tiny]\nmethods: [baseline]\nsettings: {num_workers: 0, limit: 8}\n"
+        f"datasets:\n  - demo-shapes\n  - {{name: demo-shapes, classnames: {names}}}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run_cli("run", suite, "--output-dir", tmp_path / "r")
+    assert code == 0, err
+    assert len(list((tmp_path / "r").glob("*.json"))) == 2
+
+
+def test_a_true_collision_is_refused_before_any_work(run_cli, shard_dir, tmp_path, monkeypatch):
+    """A suite whose two entries would write one file is refused before any model is loaded."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("model loaded before the collision was found")
+
+    monkeypatch.setattr("cnclip_eval.engine.load_model", refuse)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        f"version: 1\nmodels: [tiny, tiny]\ndatasets: [{shard_dir}]\nmethods: [baseline]\n", encoding="utf-8"
+    )
+    code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "r")
+    assert_clean_error(code, err, "would both be written to", "tiny__")
+    assert not (tmp_path / "r").exists()
