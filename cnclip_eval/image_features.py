@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnclip_eval.data.device_decode import DevicePreprocess, preprocessing_id
+from cnclip_eval.data.device_decode import DevicePreprocess
 from cnclip_eval.data.loader import ShardStream, make_loader, raise_failures
 from cnclip_eval.data.resolve import ResolvedDataset
 from cnclip_eval.data.shards import decode_image, encoded_image
@@ -56,23 +56,9 @@ def feature_cache_for(
     limit: int | None,
     decode: str = "pil",
 ) -> FeatureCache:
-    return FeatureCache(
-        cache_root,
-        {
-            "weights": model.weights_id,
-            "arch": model.arch,
-            "image_size": model.image_size,
-            "preprocessing": preprocessing_id(decode),
-            "source": dataset.layout.source.describe(),
-            "split": dataset.layout.split,
-            "shards": [s.relpath for s in dataset.layout.shards],
-            # size and mtime of local shards: a folder rebuilt in place must not be served old features
-            "shard_versions": [dataset.layout.source.version(s.relpath) for s in dataset.layout.shards],
-            "multilabel": dataset.layout.multilabel,
-            "precision": precision,
-            "limit": limit,
-        },
-    )
+    from cnclip_eval.fingerprint import feature_key_inputs
+
+    return FeatureCache(cache_root, feature_key_inputs(model.identity, dataset, precision, limit, decode))
 
 
 def compute_features(

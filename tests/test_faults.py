@@ -147,3 +147,46 @@ def test_a_true_collision_is_refused_before_any_work(run_cli, shard_dir, tmp_pat
     code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "r")
     assert_clean_error(code, err, "would both be written to", "tiny__")
     assert not (tmp_path / "r").exists()
+
+
+# 3. skip-existing uses the caches' own fingerprint
+
+
+def run_suite(run_cli, tmp_path, model: str, dataset: Path) -> ResultRecord:
+    from cnclip_eval.results import load_result
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        f"version: 1\nmodels: [{model}]\ndatasets: [{dataset}]\nmethods: [baseline]\n"
+        "settings: {num_workers: 0}\n",
+        encoding="utf-8",
+    )
+    code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "r")
+    assert code == 0, err
+    [path] = (tmp_path / "r").glob("*.json")
+    return load_result(path)
+
+
+def test_a_shard_folder_rebuilt_in_place_is_evaluated_again(run_cli, tmp_path):
+    """`run` does not serve the old result once the shard folder has been rebuilt in place."""
+    from conftest import make_dataset
+
+    folder = make_dataset(tmp_path / "shards", n=8, num_shards=1)
+    assert run_suite(run_cli, tmp_path, "tiny", folder).n_samples == 8
+    make_dataset(folder, n=11, num_shards=1, seed=3)
+    assert run_suite(run_cli, tmp_path, "tiny", folder).n_samples == 11
+
+
+def test_a_replaced_checkpoint_is_evaluated_again(run_cli, tmp_path, shard_dir):
+    """`run` does not serve the old result once the checkpoint file has been replaced."""
+    import torch
+
+    from cnclip_eval.fileio import sha256_file
+    from cnclip_eval.models import ModelRequest, load_model
+
+    checkpoint = tmp_path / "ckpt.pt"
+    model = "{name: " + str(checkpoint) + ", arch: tiny-vit@tiny-bert}"
+    for seed in (0, 1):
+        torch.save(load_model(ModelRequest("tiny", seed=seed)).module.state_dict(), checkpoint)
+        record = run_suite(run_cli, tmp_path, model, shard_dir)
+        assert record.provenance["model"]["weights_sha256"] == sha256_file(checkpoint)
