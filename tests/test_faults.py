@@ -190,3 +190,18 @@ def test_a_replaced_checkpoint_is_evaluated_again(run_cli, tmp_path, shard_dir):
         torch.save(load_model(ModelRequest("tiny", seed=seed)).module.state_dict(), checkpoint)
         record = run_suite(run_cli, tmp_path, model, shard_dir)
         assert record.provenance["model"]["weights_sha256"] == sha256_file(checkpoint)
+
+
+# 4. a blank line in a folder's classnames.txt
+
+
+def test_a_blank_line_in_a_folders_classnames_is_refused(run_cli, tmp_path, monkeypatch):
+    """A blank line inside ``classnames.txt`` is refused naming the file and line, as for --classnames."""
+    from conftest import make_dataset
+
+    folder = make_dataset(tmp_path / "shards", n=6, num_shards=1)
+    names = (folder / "classnames.txt").read_text(encoding="utf-8").splitlines()
+    (folder / "classnames.txt").write_text("\n".join([names[0], "", *names[1:]]) + "\n", encoding="utf-8")
+    monkeypatch.setattr("cnclip_eval.engine.load_model", lambda *a: pytest.fail("model loaded"))
+    code, _, err = run_tiny(run_cli, folder, tmp_path / "r")
+    assert_clean_error(code, err, "classnames.txt", "empty class name at line(s) 2")
