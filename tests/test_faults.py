@@ -10,7 +10,19 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from cnclip_eval.results import ResultRecord, save_result
+
+
+@pytest.fixture()
+def no_model(monkeypatch):
+    """Fail the test if a model is loaded: the input checks must come first."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("model loaded before the input was checked")
+
+    monkeypatch.setattr("cnclip_eval.engine.load_model", refuse)
 
 
 def assert_clean_error(code: int, err: str, *fragments: str) -> None:
@@ -133,13 +145,8 @@ def test_one_catalog_dataset_with_two_class_name_lists_gives_two_results(run_cli
     assert len(list((tmp_path / "r").glob("*.json"))) == 2
 
 
-def test_a_true_collision_is_refused_before_any_work(run_cli, shard_dir, tmp_path, monkeypatch):
+def test_a_true_collision_is_refused_before_any_work(run_cli, shard_dir, tmp_path, no_model):
     """A suite whose two entries would write one file is refused before any model is loaded."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("model loaded before the collision was found")
-
-    monkeypatch.setattr("cnclip_eval.engine.load_model", refuse)
     suite = tmp_path / "suite.yaml"
     suite.write_text(
         f"version: 1\nmodels: [tiny, tiny]\ndatasets: [{shard_dir}]\nmethods: [baseline]\n", encoding="utf-8"
@@ -195,13 +202,12 @@ def test_a_replaced_checkpoint_is_evaluated_again(run_cli, tmp_path, shard_dir):
 # 4. a blank line in a folder's classnames.txt
 
 
-def test_a_blank_line_in_a_folders_classnames_is_refused(run_cli, tmp_path, monkeypatch):
+def test_a_blank_line_in_a_folders_classnames_is_refused(run_cli, tmp_path, no_model):
     """A blank line inside ``classnames.txt`` is refused naming the file and line, as for --classnames."""
     from conftest import make_dataset
 
     folder = make_dataset(tmp_path / "shards", n=6, num_shards=1)
     names = (folder / "classnames.txt").read_text(encoding="utf-8").splitlines()
     (folder / "classnames.txt").write_text("\n".join([names[0], "", *names[1:]]) + "\n", encoding="utf-8")
-    monkeypatch.setattr("cnclip_eval.engine.load_model", lambda *a: pytest.fail("model loaded"))
     code, _, err = run_tiny(run_cli, folder, tmp_path / "r")
     assert_clean_error(code, err, "classnames.txt", "empty class name at line(s) 2")
