@@ -211,3 +211,40 @@ def test_a_blank_line_in_a_folders_classnames_is_refused(run_cli, tmp_path, no_m
     (folder / "classnames.txt").write_text("\n".join([names[0], "", *names[1:]]) + "\n", encoding="utf-8")
     code, _, err = run_tiny(run_cli, folder, tmp_path / "r")
     assert_clean_error(code, err, "classnames.txt", "empty class name at line(s) 2")
+
+
+# 6. damaged cache entries are recomputed
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    damaged = {
+        "truncated": data[: len(data) // 2],
+        "flipped": data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1 :],
+        "empty": b"",
+    }[how]
+    path.write_bytes(damaged)
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "empty"])
+@pytest.mark.parametrize("kind", ["features", "classifiers"])
+def test_a_damaged_cache_entry_is_named_and_recomputed(run_cli, shard_dir, tmp_path, kind, how, caplog):
+    """A damaged feature or classifier cache file is named in a warning, recomputed, and the run goes on."""
+    from cnclip_eval.results import load_result
+
+    cache = tmp_path / "cache"
+    code, _, err = run_tiny(run_cli, shard_dir, tmp_path / "r1", "--cache-dir", cache)
+    assert code == 0, err
+    entries = sorted((cache / kind).rglob("*.npz"))
+    assert entries
+    for entry in entries:
+        damage(entry, how)
+    with caplog.at_level(logging.WARNING):
+        code, _, err = run_tiny(run_cli, shard_dir, tmp_path / "r2", "--cache-dir", cache)
+    assert code == 0, err
+    assert "damaged cache entry" in caplog.text and str(entries[0]) in caplog.text
+    [first], [second] = (list((tmp_path / r).glob("*.json")) for r in ("r1", "r2"))
+    assert load_result(first).metrics == load_result(second).metrics
+    caplog.clear()
+    code, _, err = run_tiny(run_cli, shard_dir, tmp_path / "r3", "--cache-dir", cache)
+    assert code == 0 and "damaged" not in caplog.text  # the recomputed entries were written back
