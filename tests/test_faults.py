@@ -248,3 +248,154 @@ def test_a_damaged_cache_entry_is_named_and_recomputed(run_cli, shard_dir, tmp_p
     caplog.clear()
     code, _, err = run_tiny(run_cli, shard_dir, tmp_path / "r3", "--cache-dir", cache)
     assert code == 0 and "damaged" not in caplog.text  # the recomputed entries were written back
+
+
+# 7. LLM generation: empty and malformed answers, language, shared descriptions
+
+
+class ScriptedLLM:
+    """An OpenAI-compatible chat server on 127.0.0.1 whose replies follow ``script``: each entry is
+    "empty" (a completion with no text), "garbage" (a 200 whose body is not JSON), "english" (an
+    answer in English) or "ok" (a Chinese sentence naming the class); the last entry repeats."""
+
+    def __init__(self, script: list[str]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.script, self.requests, self.lock = list(script), 0, threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                data = fake.reply(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def reply(self, body: dict) -> bytes:
+        import re
+
+        with self.lock:
+            kind = self.script[min(self.requests, len(self.script) - 1)]
+            self.requests += 1
+        if kind == "garbage":
+            return b"<html>502 Bad Gateway</html>"
+        message = body["messages"][-1]["content"]
+        name = (re.search(r"提到“(.+?)”", message) or re.search(r'"(.+?)"', message)).group(1)
+        text = {"empty": "", "english": f"A photo of a {name} in the sea.", "ok": f"{name}在水里游。"}[kind]
+        choices = [
+            {"index": k, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            for k in range(body.get("n", 1))
+        ]
+        payload = {
+            "id": "c",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": choices,
+        }
+        return json.dumps(payload, ensure_ascii=False).encode()
+
+    def __enter__(self) -> ScriptedLLM:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def generation_request(server: ScriptedLLM, tmp_path: Path, names=("金鱼",)):
+    from cnclip_eval.prompts.endpoint import EndpointConfig
+    from cnclip_eval.prompts.generate import GenerationRequest
+
+    return GenerationRequest(
+        "fish", "zh", tuple(names), "fake", tmp_path / "answers",
+        EndpointConfig(f"http://127.0.0.1:{server.server.server_address[1]}/v1", max_retries=0, timeout=5),
+        n=1, concurrency=1, queries=("描述一下{c}",),
+    )  # fmt: skip
+
+
+def test_empty_completions_are_asked_again_not_cached(tmp_path):
+    """An empty completion is not an answer: it is asked again, and never cached as one."""
+    from cnclip_eval.prompts.generate import generate_pack
+
+    with ScriptedLLM(["empty", "ok"]) as server:
+        pack = generate_pack(generation_request(server, tmp_path), progress=False)
+    assert pack.classes[0].descriptions == ("金鱼在水里游。",)
+
+
+def test_empty_answers_cached_before_are_asked_again(tmp_path):
+    """Answers cached empty by an earlier run do not count: the next run asks again."""
+    from cnclip_eval.prompts.answer_cache import AnswerCache
+    from cnclip_eval.prompts.generate import generate_pack, plan_jobs
+
+    with ScriptedLLM(["ok"]) as server:
+        request = generation_request(server, tmp_path)
+        [job] = plan_jobs(request.checked())
+        AnswerCache(request.cache_dir).save(job.key, {}, [""])
+        pack = generate_pack(request, progress=False)
+        assert server.requests == 1
+    assert pack.classes[0].descriptions == ("金鱼在水里游。",)
+
+
+def test_a_reply_that_is_not_json_is_asked_again_then_named(tmp_path):
+    """A reply that is not JSON is asked again (bounded); if it persists, one error names the request."""
+    from cnclip_eval.errors import UserError
+    from cnclip_eval.prompts.generate import generate_pack
+
+    with ScriptedLLM(["garbage", "ok"]) as server:
+        pack = generate_pack(generation_request(server, tmp_path), progress=False)
+    assert pack.classes[0].descriptions == ("金鱼在水里游。",)
+    with ScriptedLLM(["garbage"]) as server, pytest.raises(UserError, match="金鱼") as error:
+        generate_pack(generation_request(server, tmp_path / "again"), progress=False)
+    assert server.requests == 3 and "not JSON" in str(error.value)
+
+
+def test_english_answers_in_a_chinese_pack_are_flagged(tmp_path, caplog):
+    """Generating a zh pack warns, naming the class, when answers are not in Chinese."""
+    from cnclip_eval.prompts.generate import generate_pack
+
+    with ScriptedLLM(["english"]) as server, caplog.at_level(logging.WARNING):
+        generate_pack(generation_request(server, tmp_path), progress=False)
+    assert "not in Chinese" in caplog.text and "金鱼" in caplog.text
+
+
+def write_pack(path: Path, descriptions: dict[str, list[str]], language: str = "zh") -> Path:
+    from cnclip_eval.prompts.pack import GeneratorInfo, PackClass, make_pack, save_pack
+
+    classes = [PackClass(i, name, tuple(texts)) for i, (name, texts) in enumerate(descriptions.items())]
+    save_pack(
+        make_pack("fish", language, GeneratorInfo("import", "manual", "2026-12-01", "test"), classes, []),
+        path,
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("descriptions", "problem"),
+    [
+        (
+            {"金鱼": ["水里的鱼。", "金鱼是橙色的。"], "丁鲷": ["水里的鱼。", "丁鲷是绿色的。"]},
+            "shared with another class",
+        ),
+        ({"金鱼": ["A goldfish is orange.", "金鱼是橙色的。"], "丁鲷": ["丁鲷是绿色的。"]}, "not in Chinese"),
+    ],
+)
+def test_prompts_check_refuses_shared_and_wrong_language_descriptions(
+    run_cli, tmp_path, descriptions, problem
+):
+    """`prompts check` fails a pack whose classes share a description, or a zh pack with English text."""
+    pack = write_pack(tmp_path / "fish.zh.json", descriptions)
+    code, out, err = run_cli("prompts", "check", pack, "--no-tokens")
+    assert code == 1, out + err
+    assert problem in out and "FAILED" in out
