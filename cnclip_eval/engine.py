@@ -7,11 +7,9 @@ methods are resolved and checked first, then each model is loaded, its image fea
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +17,16 @@ import torch
 
 from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.device_decode import preprocessing_id
-from cnclip_eval.data.resolve import DatasetRequest, ResolvedDataset, resolve_dataset
+from cnclip_eval.data.resolve import ResolvedDataset, resolve_dataset
 from cnclip_eval.distributed import World, current_world, rank_device
 from cnclip_eval.errors import UserError
-from cnclip_eval.features import ClassifierCache, default_cache_dir, file_fingerprints
-from cnclip_eval.fileio import sha256_json
+from cnclip_eval.features import ClassifierCache, default_cache_dir
+from cnclip_eval.fingerprint import (
+    classifier_key_inputs,
+    feature_key_inputs,
+    index_existing,
+    result_fingerprint,
+)
 from cnclip_eval.image_features import (
     SINGLE_PROCESS,
     DatasetFeatures,
@@ -32,9 +35,10 @@ from cnclip_eval.image_features import (
     feature_cache_for,
 )
 from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, MethodContext
-from cnclip_eval.methods.base import method_cache_inputs, resolve_options
+from cnclip_eval.methods.base import resolve_options
 from cnclip_eval.metrics import compute_metrics
-from cnclip_eval.models import LoadedModel, ModelRequest, load_model
+from cnclip_eval.models import LoadedModel, ModelRequest, identify_model, load_model
+from cnclip_eval.naming import refuse_collisions, result_names
 from cnclip_eval.protocol import RunSettings, protocol_of
 from cnclip_eval.provenance import environment
 from cnclip_eval.results import Predictions, ResultRecord, load_result, save_result
@@ -79,6 +83,8 @@ def evaluate(
     preprocessing_id(config.decode)  # an unknown --decode fails before anything is loaded
     datasets = [resolve_dataset(request) for request in config.datasets]
     methods = prepare_methods(config.methods)
+    names = plan_names(config, datasets, methods)
+    refuse_collisions([(n["stem"], n["what"]) for n in names.values()])
     cache_root = Path(config.cache_dir or default_cache_dir())
     existing = index_existing(config.output_dir) if config.skip_existing else {}
     records = []
@@ -88,33 +94,43 @@ def evaluate(
         if on_result:
             on_result(record)
 
-    for model_name in config.models:
+    for i, model_name in enumerate(config.models):
+        request = ModelRequest(
+            model_name, config.arch, config.model_cache_dir, config.seed, device, config.use_modelscope
+        )
+        identity = identify_model(request)
+        model = None
+        if identity is None:  # a provider that cannot tell its weights without loading them
+            model = load_model(request)
+            identity = model.identity
         todo: list[tuple[ResolvedDataset, list]] = []
-        for request, dataset in zip(config.datasets, datasets):
+        for d, dataset in enumerate(datasets):
+            features_key = feature_key_inputs(
+                identity, dataset, config.precision, config.limit, config.decode
+            )
             pending = []
-            for spec, method, options in methods:
-                inputs = method_cache_inputs(method, dataset_texts(dataset, spec), options)
-                fingerprint = request_fingerprint(config, model_name, request, spec, options, inputs)
+            for m, (spec, method, options) in enumerate(methods):
+                named = names[(i, d, m)]
+                classifier_key = classifier_key_inputs(
+                    identity, dataset_texts(dataset, spec), spec, method, options, config.precision
+                )
+                fingerprint = result_fingerprint(features_key, classifier_key, named["stem"])
                 if fingerprint in existing:
-                    log.info("skipping %s / %s / %s: result exists", model_name, dataset.name, spec.run_name)
+                    log.info("skipping %s: result exists", named["what"])
                     emit(load_result(existing[fingerprint]))
                 else:
-                    pending.append((spec, method, options, fingerprint))
+                    pending.append((spec, method, options, fingerprint, named))
             if pending:
                 todo.append((dataset, pending))
         if not todo:
             continue
-        model = load_model(
-            ModelRequest(
-                model_name, config.arch, config.model_cache_dir, config.seed, device, config.use_modelscope
-            )
-        )
+        model = model or load_model(request)
         encoder = TextEncoder(model.module, device, config.text_batch_size)
         for dataset, pending in todo:
             images = dataset_features(model, dataset, config, cache_root, world)
             if not world.is_main:
                 continue  # rank 0 builds the classifiers and writes the results
-            for spec, method, options, fingerprint in pending:
+            for spec, method, options, fingerprint, named in pending:
                 record, predictions = run_method(
                     model,
                     dataset,
@@ -126,11 +142,34 @@ def evaluate(
                     ClassifierCache(cache_root),
                     config,
                     device,
+                    named,
                 )
                 record.provenance["request_fingerprint"] = fingerprint
                 save_result(record, predictions, config.output_dir)
                 emit(record)
     return records
+
+
+def planned_stems(config: RunConfig) -> list[tuple[str, str]]:
+    """``(file stem, description)`` of every result ``config`` would write (for a suite's check
+    across its models before anything runs)."""
+    datasets = [resolve_dataset(request) for request in config.datasets]
+    return [
+        (n["stem"], n["what"]) for n in plan_names(config, datasets, prepare_methods(config.methods)).values()
+    ]
+
+
+def plan_names(config: RunConfig, datasets: list[ResolvedDataset], methods: list) -> dict:
+    """(model, dataset request, method spec) -> its names (see :mod:`cnclip_eval.naming`) and a
+    description for messages, for every result of the run."""
+    names = {}
+    for i, model_name in enumerate(config.models):
+        for d, (request, dataset) in enumerate(zip(config.datasets, datasets)):
+            for m, (spec, method, options) in enumerate(methods):
+                named = result_names(model_name, config.arch, request, dataset, spec, method, options)
+                named["what"] = f"{model_name} / {request.dataset} / {named['run_name']}"
+                names[(i, d, m)] = named
+    return names
 
 
 def dataset_features(
@@ -156,48 +195,6 @@ def dataset_features(
     )
 
 
-def request_fingerprint(
-    config: RunConfig,
-    model_name: str,
-    dataset: DatasetRequest,
-    spec: MethodSpec,
-    options: dict,
-    method_inputs: dict,
-) -> str:
-    """A hash of everything the user asked for that decides a result (files by their content)."""
-    files = {k: v for k, v in vars(dataset).items() if isinstance(v, str) and Path(v).is_file()}
-    return sha256_json(
-        {
-            "model": model_name,
-            "arch": config.arch,
-            "seed": config.seed,
-            "dataset": vars(dataset),
-            "method": spec.name,
-            "label": spec.run_name,
-            "templates": spec.templates,
-            "options": _jsonable(options),
-            "files": {**file_fingerprints(options), **file_fingerprints(files)},
-            "method_inputs": method_inputs,
-            "precision": config.precision,
-            "decode": config.decode,
-            "limit": config.limit,
-        }
-    )
-
-
-def index_existing(output_dir: Path) -> dict[str, Path]:
-    """request fingerprint -> result file, for the results already in ``output_dir``."""
-    index = {}
-    for path in sorted(Path(output_dir).glob("*.json")):
-        try:
-            fingerprint = json.loads(path.read_text(encoding="utf-8"))["provenance"]["request_fingerprint"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if (path.parent / f"{path.stem}.predictions.npz").is_file():
-            index[fingerprint] = path
-    return index
-
-
 def dataset_texts(dataset: ResolvedDataset, spec: MethodSpec | None = None) -> DatasetTexts:
     templates = resolve_templates(spec.templates) if spec and spec.templates else dataset.templates
     return DatasetTexts(
@@ -217,18 +214,7 @@ def build_classifier(
 ) -> tuple[torch.Tensor, dict, bool]:
     """The method's ``(C, D)`` classifier, from the cache when the same inputs built it before."""
     texts = dataset_texts(dataset, spec)
-    key = cache.key(
-        {
-            "weights": model.weights_id,
-            "arch": model.arch,
-            "method": spec.name,
-            "options": options,
-            "files": file_fingerprints(options),
-            "method_inputs": method_cache_inputs(method, texts, options),
-            "texts": asdict(texts),
-            "precision": precision,
-        }
-    )
+    key = cache.key(classifier_key_inputs(model.identity, texts, spec, method, options, precision))
     cached = cache.get(key)
     if cached is not None:
         return torch.from_numpy(cached[0]), cached[1], True
@@ -244,7 +230,9 @@ def build_classifier(
     return weights, classifier.provenance, False
 
 
-def run_method(model, dataset, images, spec, method, options, encoder, classifier_cache, config, device):
+def run_method(
+    model, dataset, images, spec, method, options, encoder, classifier_cache, config, device, named
+):
     started = time.perf_counter()
     weights, method_provenance, from_cache = build_classifier(
         model, dataset, spec, method, options, encoder, classifier_cache, config.precision
@@ -269,7 +257,7 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
         dataset=dataset.name,
         split=dataset.layout.split,
         method=spec.name,
-        run_name=spec.run_name,
+        run_name=named["run_name"],
         main_metric=dataset.main_metric,
         metrics=metrics,
         n_samples=len(images.keys),
@@ -283,7 +271,7 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
                 "weights_sha256": model.weights_sha256,
                 "weights_id": model.weights_id,
             },
-            "dataset": dataset.provenance(),
+            "dataset": {**dataset.provenance(), "tag": named["dataset_tag"]},
             "method": {
                 "name": spec.name,
                 "options": _jsonable(options),
@@ -306,6 +294,7 @@ def run_method(model, dataset, images, spec, method, options, encoder, classifie
             "classifier": {"from_cache": from_cache, "seconds": round(classifier_seconds, 3)},
             "environment": environment(device),
         },
+        file_stem=named["stem"],
     )
     return record, Predictions.from_logits(images.keys, logits, np.asarray(images.labels))
 

@@ -4,37 +4,83 @@ Every entry is keyed by a hash of *everything* that changes its content (model w
 preprocessing, data source, split, shard list, precision, limit; for classifiers the method, its
 options and the files they name, the class names and templates), so a shared cache folder can
 never hand one model's vectors to another. Files are ``.npz`` loaded with ``allow_pickle=False``
-plus a JSON of the key's inputs, each written atomically.
+plus a JSON of the key's inputs, each written atomically. Each entry holds a sha256 of its arrays
+(and of its metadata), checked on every load: a damaged file (a disk error, a copy cut short) is
+named in a warning, deleted and recomputed, never served or left to crash every later run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import logging
 import os
+import struct
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnclip_eval.fileio import atomic_write, atomic_write_json, sha256_file, sha256_json
+from cnclip_eval.fileio import atomic_write, atomic_write_bytes, atomic_write_json, sha256_file, sha256_json
+
+log = logging.getLogger(__name__)
 
 CACHE_ENV = "CNCLIP_EVAL_CACHE"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: every entry carries a checksum (format 1 entries are recomputed once)
 
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cnclip-eval")
 
 
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+CHECKSUM = "__sha256__"  # an array in every entry: the sha256 of the others' bytes (and metadata)
+# the ways numpy and zipfile fail on a damaged file
+DAMAGED = (OSError, ValueError, KeyError, EOFError, struct.error, zipfile.BadZipFile, zlib.error)
+
+
+def _digest(arrays: dict[str, np.ndarray], extra: bytes) -> str:
+    digest = hashlib.sha256(extra)
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _save_npz(path: Path, extra: bytes = b"", **arrays: np.ndarray) -> None:
+    """An entry with its checksum; ``extra`` is metadata stored beside it that the checksum covers."""
+    checked = {**arrays, CHECKSUM: np.asarray(_digest(arrays, extra))}
+
     def write(f) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **checked)
         f.write(buffer.getvalue())
 
     atomic_write(path, write)
+
+
+def _load_npz(path: Path, extra: bytes = b"") -> dict[str, np.ndarray] | None:
+    """The entry's arrays, or None when the file is damaged (truncated, flipped bytes, empty): a
+    warning names it and it is deleted, so the caller recomputes it instead of failing every run."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        stored = str(arrays.pop(CHECKSUM))
+        if stored != _digest(arrays, extra):
+            raise ValueError("checksum mismatch")
+    except FileNotFoundError:
+        return None
+    except DAMAGED as error:
+        log.warning(
+            "%s: damaged cache entry (%s: %s); deleted, recomputing", path, type(error).__name__, error
+        )
+        path.unlink(missing_ok=True)
+        return None
+    return arrays
 
 
 @dataclass
@@ -59,13 +105,16 @@ class FeatureCache:
         return self._path(shard).is_file()
 
     def save(self, shard: int, data: ShardFeatures) -> None:
-        if not (self.dir / "key.json").is_file():
+        if not (self.dir / "key.json").is_file():  # again after the cache folder was removed mid-run
             atomic_write_json(self.dir / "key.json", self.key_inputs)
         _save_npz(self._path(shard), features=data.features, labels=data.labels, keys=data.keys)
 
-    def load(self, shard: int) -> ShardFeatures:
-        with np.load(self._path(shard), allow_pickle=False) as data:
-            return ShardFeatures(data["features"], data["labels"], data["keys"])
+    def load(self, shard: int) -> ShardFeatures | None:
+        """The shard's features; None when absent or damaged (see ``_load_npz``)."""
+        arrays = _load_npz(self._path(shard))
+        if arrays is None:
+            return None
+        return ShardFeatures(arrays["features"], arrays["labels"], arrays["keys"])
 
 
 def file_fingerprints(options: dict[str, Any]) -> dict[str, str]:
@@ -88,13 +137,23 @@ class ClassifierCache:
         return sha256_json({"format": CACHE_FORMAT, **inputs})
 
     def get(self, key: str) -> tuple[np.ndarray, dict] | None:
+        """The classifier and its provenance; None when absent or damaged (then deleted)."""
         weights_path, meta_path = self.dir / f"{key[:24]}.npz", self.dir / f"{key[:24]}.json"
         if not (weights_path.is_file() and meta_path.is_file()):
             return None
-        with np.load(weights_path, allow_pickle=False) as data:
-            weights = data["weights"]
-        return weights, json.loads(meta_path.read_text(encoding="utf-8"))
+        try:
+            meta = meta_path.read_bytes()
+            provenance = json.loads(meta)
+        except (OSError, ValueError) as error:
+            log.warning("%s: damaged cache entry (%s); deleted, recomputing", meta_path, error)
+            meta_path.unlink(missing_ok=True)
+            return None
+        arrays = _load_npz(weights_path, extra=meta)  # the checksum covers the provenance too
+        if arrays is None or "weights" not in arrays:
+            return None
+        return arrays["weights"], provenance
 
     def put(self, key: str, weights: np.ndarray, provenance: dict) -> None:
-        _save_npz(self.dir / f"{key[:24]}.npz", weights=weights)
-        atomic_write_json(self.dir / f"{key[:24]}.json", provenance)
+        meta = (json.dumps(provenance, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        _save_npz(self.dir / f"{key[:24]}.npz", extra=meta, weights=weights)
+        atomic_write_bytes(self.dir / f"{key[:24]}.json", meta)

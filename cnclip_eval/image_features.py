@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnclip_eval.data.device_decode import DevicePreprocess, preprocessing_id
+from cnclip_eval.data.device_decode import DevicePreprocess
 from cnclip_eval.data.loader import ShardStream, make_loader, raise_failures
 from cnclip_eval.data.resolve import ResolvedDataset
 from cnclip_eval.data.shards import decode_image, encoded_image
@@ -56,23 +56,9 @@ def feature_cache_for(
     limit: int | None,
     decode: str = "pil",
 ) -> FeatureCache:
-    return FeatureCache(
-        cache_root,
-        {
-            "weights": model.weights_id,
-            "arch": model.arch,
-            "image_size": model.image_size,
-            "preprocessing": preprocessing_id(decode),
-            "source": dataset.layout.source.describe(),
-            "split": dataset.layout.split,
-            "shards": [s.relpath for s in dataset.layout.shards],
-            # size and mtime of local shards: a folder rebuilt in place must not be served old features
-            "shard_versions": [dataset.layout.source.version(s.relpath) for s in dataset.layout.shards],
-            "multilabel": dataset.layout.multilabel,
-            "precision": precision,
-            "limit": limit,
-        },
-    )
+    from cnclip_eval.fingerprint import feature_key_inputs
+
+    return FeatureCache(cache_root, feature_key_inputs(model.identity, dataset, precision, limit, decode))
 
 
 def compute_features(
@@ -90,7 +76,12 @@ def compute_features(
 ) -> DatasetFeatures:
     started = time.perf_counter()
     layout = dataset.layout
-    todo = [s for s in layout.shards if not cache.has(s.index)]
+    # every cached shard is read (and its checksum checked) once, here: a damaged one joins the todo
+    shards: dict[int, ShardFeatures] = {}
+    for s in layout.shards:
+        if cache.has(s.index) and (data := cache.load(s.index)) is not None:
+            shards[s.index] = data
+    todo = [s for s in layout.shards if s.index not in shards]
     if world.size > 1:  # every rank must deal the same shards: take the union of what is missing
         missing = {i for ranks_todo in all_gather([s.index for s in todo], world) for i in ranks_todo}
         todo = [s for s in layout.shards if s.index in missing]
@@ -108,12 +99,14 @@ def compute_features(
             world=world,
             decode=decode,
         )
+        shards.update(computed)
         if world.size > 1:
             for gathered in all_gather(computed, world):
                 for shard, data in gathered.items():
                     if not cache.has(shard):  # another rank's shard: keep it here too (no shared disk needed)
                         cache.save(shard, data)
-    parts = [part for s in layout.shards if len((part := cache.load(s.index)).keys)]
+                    shards[shard] = data
+    parts = [part for s in layout.shards if len((part := shards[s.index]).keys)]
     if not parts:
         raise DataError(f"{layout.describe()}: the shards hold no samples")
     features = torch.from_numpy(np.concatenate([p.features for p in parts]))

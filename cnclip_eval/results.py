@@ -1,7 +1,9 @@
 """Result records: one JSON file per (model, dataset, method), with per-sample predictions beside it.
 
-Layout of ``<output_dir>/<model>__<dataset>__<method>.json`` (``...__<split>.json`` for a split
-other than ``test``; schema_version 1)::
+Layout of ``<output_dir>/<model>__<dataset>__<method>.json`` (``...__<split>`` appended for a split
+other than ``test``, ``...__<tag>`` for inputs other than the defaults: a shard folder's location,
+another class-name list or template set, method options; see :mod:`cnclip_eval.naming`;
+schema_version 1)::
 
     {
       "schema_version": 1,
@@ -9,7 +11,8 @@ other than ``test``; schema_version 1)::
       "dataset": "imagenet1k",        # catalog name or local folder name
       "split": "test",
       "method": "baseline",
-      "run_name": "baseline",         # method plus a short tag of its options when they differ
+      "run_name": "baseline",         # the label, or the method with the options that differ:
+                                      # "bilingual(weight=0)"
       "main_metric": "top1",          # the dataset's headline metric, a key of "metrics"
       "metrics": {"top1": 0.53, ...}, # fractions in [0, 1]
       "n_samples": 50000,
@@ -29,7 +32,6 @@ tests need no re-run.
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -41,6 +43,7 @@ import numpy as np
 
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import atomic_write, atomic_write_json, read_json
+from cnclip_eval.naming import result_stem
 
 SCHEMA_VERSION = 1
 MAX_STORED_SCORES = 20_000_000  # N * C above which only top-k is stored (ImageNet: 50k x 1k)
@@ -84,27 +87,23 @@ class ResultRecord:
     protocol: str | None = None  # "cnclip" (CN-CLIP's own settings) or "custom"; None in older files
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     schema_version: int = SCHEMA_VERSION
+    file_stem: str | None = None  # set by the engine (see cnclip_eval.naming); older files lack it
 
     @property
     def main_score(self) -> float:
         return self.metrics[self.main_metric]
 
     def stem(self) -> str:
-        """``model__dataset__run`` for the test split, ``model__dataset__run__split`` for others, so a
-        run on another split never replaces the test result."""
-        parts = (self.model, self.dataset, self.run_name) + (() if self.split == "test" else (self.split,))
-        return "__".join(_safe(part) for part in parts)
+        """The file name without ``.json``: as the engine named it (with a tag for non-default
+        inputs, see :mod:`cnclip_eval.naming`), else ``model__dataset__run[__split]``."""
+        if self.file_stem:
+            return self.file_stem
+        return result_stem(self.model, self.dataset, self.run_name, self.split, "")
 
 
 def is_number(value: object) -> bool:
     """An int or float from JSON (``True`` is an int to Python, not a score)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _safe(name: str) -> str:
-    """A file-name-safe form of a model, dataset or run name (paths become their last part)."""
-    name = Path(name).name if ("/" in name or "\\" in name) else name
-    return re.sub(r"[^\w.@+-]+", "_", name)
 
 
 def save_result(record: ResultRecord, predictions: Predictions | None, output_dir: str | Path) -> Path:

@@ -111,6 +111,15 @@ def _method_spec(path: Path, item: Any) -> MethodSpec:
     return MethodSpec(entry["name"], options, entry.get("label"), entry.get("templates"))
 
 
+def _run_label(spec: MethodSpec) -> str:
+    from cnclip_eval.methods import METHODS
+    from cnclip_eval.methods.base import resolve_options
+    from cnclip_eval.naming import run_label
+
+    method = METHODS.get(spec.name)()
+    return run_label(spec, method, resolve_options(method, spec.options))
+
+
 def _all_method_options() -> set[str]:
     from cnclip_eval.methods import METHODS
 
@@ -163,7 +172,7 @@ def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
         for e in (_entry(path, item, DATASET_KEYS, "dataset") for item in data["datasets"])
     )
     methods = tuple(_method_spec(path, item) for item in data["methods"])
-    labels = [m.run_name for m in methods]
+    labels = [_run_label(m) for m in methods]
     duplicated = sorted({label for label in labels if labels.count(label) > 1})
     if duplicated:
         raise UserError(f"{path}: methods share the run name {duplicated[0]!r}; give each a distinct 'label'")

@@ -97,3 +97,15 @@ def evaluate_demo_shapes(run_cli, out: Path, *options, model: str = "demo") -> d
     )
     assert code == 0, err
     return json.loads(next(Path(out).glob("*.json")).read_text(encoding="utf-8"))
+
+
+def result_file(folder: Path, model: str, dataset: str, method: str = "baseline") -> Path:
+    """The one result of (model, dataset, method) in ``folder``; a shard folder's results carry a
+    tag of its location after the method (see cnclip_eval.naming)."""
+    stem = f"{model}__{dataset}__{method}"
+    [path] = [
+        p
+        for p in Path(folder).glob(f"{stem}*.json")
+        if p.name == f"{stem}.json" or p.name.startswith(f"{stem}__")
+    ]
+    return path

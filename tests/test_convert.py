@@ -12,7 +12,7 @@ from cnclip_eval.data.shards import read_shard
 from cnclip_eval.data.sources import open_source
 from cnclip_eval.results import load_result
 
-from conftest import make_images
+from conftest import make_images, result_file
 
 NAMES_ZH = ["猫", "狗", "鸟"]
 NAMES_EN = ["cat", "dog", "bird"]
@@ -79,7 +79,7 @@ def test_elevater_tree_converts_and_evaluates(run_cli, tmp_path):
         "--output-dir", tmp_path / "results", "--num-workers", "0", "--device", "cpu",
     )  # fmt: skip
     assert code == 0, err
-    record = load_result(tmp_path / "results" / "tiny__out__baseline.json")
+    record = load_result(result_file(tmp_path / "results", "tiny", "out"))
     assert record.n_samples == 12
 
 

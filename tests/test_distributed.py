@@ -11,7 +11,7 @@ import pytest
 
 from cnclip_eval.results import load_predictions, load_result
 
-from conftest import make_dataset
+from conftest import make_dataset, result_file
 
 
 @pytest.mark.slow
@@ -58,7 +58,7 @@ def test_two_ranks_equal_one_process(tmp_path, run_cli):
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("| tiny") == 1  # only rank 0 prints the table
-    name = f"tiny__{data.name}__baseline.json"
+    name = result_file(single, "tiny", data.name).name
     a, b = load_result(single / name), load_result(tmp_path / "multi" / name)
     assert a.n_samples == b.n_samples == 29
     assert a.metrics == b.metrics

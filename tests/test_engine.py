@@ -10,6 +10,8 @@ import pytest
 from cnclip_eval.features import FeatureCache
 from cnclip_eval.results import load_predictions, load_result
 
+from conftest import result_file
+
 
 def run_tiny(run_cli, shard_dir, out, *extra):
     return run_cli(
@@ -21,7 +23,7 @@ def test_result_files_have_provenance(run_cli, shard_dir, tmp_path):
     code, out, err = run_tiny(run_cli, shard_dir, tmp_path / "r")
     assert code == 0, err
     assert "baseline" in out and "top1" in out
-    path = tmp_path / "r" / f"tiny__{shard_dir.name}__baseline.json"
+    path = result_file(tmp_path / "r", "tiny", shard_dir.name)
     record = load_result(path)
     assert record.n_samples == 37 and record.main_metric == "top1"
     provenance = record.provenance
@@ -37,7 +39,7 @@ def test_second_method_reuses_image_features(run_cli, shard_dir, tmp_path):
     assert run_tiny(run_cli, shard_dir, tmp_path / "a")[0] == 0
     code, _, err = run_tiny(run_cli, shard_dir, tmp_path / "b", "--templates", "single")
     assert code == 0, err
-    record = json.loads((tmp_path / "b" / f"tiny__{shard_dir.name}__baseline.json").read_text())
+    record = json.loads(result_file(tmp_path / "b", "tiny", shard_dir.name).read_text())
     assert record["provenance"]["image_features"]["shards_computed"] == 0
     assert record["provenance"]["image_features"]["shards_from_cache"] == 3
     assert record["provenance"]["classifier"]["from_cache"] is False
@@ -51,7 +53,7 @@ def test_a_folder_rebuilt_in_place_is_not_served_old_features(run_cli, tmp_path)
     make_dataset(root, n=20, seed=7)  # same paths, other images
     code, _, err = run_tiny(run_cli, root, tmp_path / "b")
     assert code == 0, err
-    record = json.loads((tmp_path / "b" / f"tiny__{root.name}__baseline.json").read_text())
+    record = json.loads(result_file(tmp_path / "b", "tiny", root.name).read_text())
     assert record["provenance"]["image_features"]["shards_from_cache"] == 0
 
 
@@ -71,7 +73,7 @@ def test_interrupted_run_resumes_with_same_numbers(run_cli, shard_dir, tmp_path,
     monkeypatch.setattr(FeatureCache, "save", original_save)
     code, _, err = run_tiny(run_cli, shard_dir, tmp_path / "resumed", "--cache-dir", tmp_path / "c2")
     assert code == 0, err
-    name = f"tiny__{shard_dir.name}__baseline"
+    name = result_file(tmp_path / "clean", "tiny", shard_dir.name).stem
     clean, resumed = (
         load_result(tmp_path / "clean" / f"{name}.json"),
         load_result(tmp_path / "resumed" / f"{name}.json"),
@@ -101,10 +103,10 @@ def test_sample_count_independent_of_workers(run_cli, shard_dir, tmp_path, worke
         tmp_path / "cache",
     )
     assert code == 0, err
-    assert load_result(tmp_path / f"tiny__{shard_dir.name}__baseline.json").n_samples == 37
+    assert load_result(result_file(tmp_path, "tiny", shard_dir.name)).n_samples == 37
 
 
 def test_limit(run_cli, shard_dir, tmp_path):
     code, _, err = run_tiny(run_cli, shard_dir, tmp_path, "--limit", "10")
     assert code == 0, err
-    assert load_result(tmp_path / f"tiny__{shard_dir.name}__baseline.json").n_samples == 10
+    assert load_result(result_file(tmp_path, "tiny", shard_dir.name)).n_samples == 10

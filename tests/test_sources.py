@@ -30,7 +30,7 @@ def test_http_shards_equal_local(run_cli, shard_dir, http_root, tmp_path):
         "--dataset", http_root, "--model", "tiny", "--output-dir", tmp_path / "http", "--num-workers", "2"
     )
     assert code == 0, err
-    local = load_result(tmp_path / "local" / f"tiny__{shard_dir.name}__baseline.json")
+    local = load_result(next((tmp_path / "local").glob(f"tiny__{shard_dir.name}__baseline*.json")))
     remote = next((tmp_path / "http").glob("*.json"))
     remote = load_result(remote)
     assert remote.metrics == local.metrics and remote.n_samples == local.n_samples

@@ -9,6 +9,8 @@ import pytest
 from cnclip_eval.errors import UserError
 from cnclip_eval.suite import suite_configs
 
+from conftest import result_file
+
 
 def write_suite(tmp_path, shard_dir, body: str | None = None):
     body = (
@@ -49,7 +51,7 @@ def test_changed_inputs_are_not_skipped(run_cli, shard_dir, tmp_path):
     assert run_cli("run", suite, "--output-dir", tmp_path / "r")[0] == 0
     code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "r", "--limit", "5")
     assert code == 0, err
-    record = (tmp_path / "r" / f"tiny__{shard_dir.name}__baseline.json").read_text()
+    record = result_file(tmp_path / "r", "tiny", shard_dir.name).read_text()
     assert '"n_samples": 5' in record
 
 

@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cnclip_eval.cli.output import print_leaderboard
-    from cnclip_eval.engine import evaluate
+    from cnclip_eval.engine import evaluate, planned_stems
+    from cnclip_eval.naming import refuse_collisions
     from cnclip_eval.suite import suite_configs
 
     configs = suite_configs(
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
+    refuse_collisions([planned for config in configs for planned in planned_stems(config)])
     records = [record for config in configs for record in evaluate(config)]
     print_leaderboard(records, args.output_dir)
     return 0

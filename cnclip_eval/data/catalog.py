@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnclip_eval.data.layout import class_name_lines
 from cnclip_eval.errors import DataError
 from cnclip_eval.registry import Registry
 
@@ -53,16 +54,12 @@ class DatasetSpec:
 
 def read_classname_file(path: Path, expected: int | None = None) -> list[str]:
     try:
-        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: no such class-name file") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: class-name file is not UTF-8 text") from None
-    while names and not names[-1]:
-        names.pop()
-    empty = [i for i, name in enumerate(names) if not name]
-    if empty:
-        raise DataError(f"{path}: empty class name at line(s) {', '.join(str(i + 1) for i in empty[:5])}")
+    names = class_name_lines(text, str(path))
     if expected is not None and len(names) != expected:
         raise DataError(
             f"{path}: {len(names)} class names, expected {expected} (one per line, index = label)"

@@ -62,8 +62,21 @@ def read_lines(source: Source, relpath: str) -> list[str] | None:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def read_classnames(source: Source) -> list[str] | None:
-    return read_lines(source, "classnames.txt")
+def class_name_lines(text: str, where: str) -> list[str]:
+    """One class name per line, index = label: a blank line inside the list would shift every
+    later label by one, so it is refused, not skipped (blank lines at the end are dropped)."""
+    names = [line.strip() for line in text.splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    empty = [i for i, name in enumerate(names) if not name]
+    if empty:
+        raise DataError(f"{where}: empty class name at line(s) {', '.join(str(i + 1) for i in empty[:5])}")
+    return names
+
+
+def read_classnames(source: Source, relpath: str = "classnames.txt") -> list[str] | None:
+    text = read_text(source, relpath)
+    return None if text is None else class_name_lines(text, source.url(relpath))
 
 
 def read_templates(source: Source) -> list[str] | None:

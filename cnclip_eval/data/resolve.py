@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnclip_eval.data.catalog import DATASETS, DatasetSpec, find_spec, is_catalog_name, read_classname_file
-from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, read_lines, read_templates
+from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, read_templates
 from cnclip_eval.data.sources import open_source
 from cnclip_eval.errors import DataError, UnknownNameError
 from cnclip_eval.fileio import sha256_json
@@ -127,7 +127,7 @@ def _catalog_classnames(
         path = Path(request.classnames)
         return read_classname_file(path, spec.num_classes), str(path.resolve()), "file"
     if request.classnames in (None, CATALOG_CLASSNAMES):
-        folder = read_lines(layout.source, "classnames.txt") if request.classnames is None else None
+        folder = read_classnames(layout.source) if request.classnames is None else None
         if folder and len(folder) == spec.num_classes and _mostly_chinese(folder):
             return folder, layout.source.url("classnames.txt"), "folder-zh"
         variant = spec.default_variant
@@ -152,7 +152,7 @@ def _check_folder_classes(layout: ShardLayout, spec: DatasetSpec) -> None:
     files = {
         name: lines
         for name in ("classnames.txt", "classnames_en.txt")
-        if (lines := read_lines(layout.source, name))
+        if (lines := read_classnames(layout.source, name))
     }
     for file_name, names in files.items():
         if len(names) != spec.num_classes:

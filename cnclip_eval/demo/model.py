@@ -28,3 +28,12 @@ def provide(request: ModelRequest) -> LoadedModel:
     return from_config(
         request, ARCH, CHECKPOINT, model_id="demo", source="cnclip-eval demo checkpoint (synthetic shapes)"
     )
+
+
+def identify(request: ModelRequest):
+    from cnclip_eval.models.cnclip import identity_of
+
+    return identity_of(request, ARCH, CHECKPOINT) if CHECKPOINT.is_file() else None
+
+
+provide.identify = identify

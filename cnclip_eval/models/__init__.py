@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cnclip_eval.models.base import LoadedModel, ModelRequest
-from cnclip_eval.models.cnclip import load_checkpoint, named_cnclip, small_config
+from cnclip_eval.models.base import LoadedModel, ModelIdentity, ModelRequest
+from cnclip_eval.models.cnclip import identity_of, load_checkpoint, named_cnclip, small_config
 from cnclip_eval.registry import Registry
 
 ModelProvider = Callable[[ModelRequest], LoadedModel]
@@ -41,14 +41,44 @@ MODELS.add(
 DEFAULT_MODEL = "ViT-B-16"
 
 
-def load_model(request: ModelRequest) -> LoadedModel:
-    """Resolve ``request.name`` (a registered name, else a checkpoint path) and load it."""
+def _is_checkpoint(request: ModelRequest) -> bool:
     looks_like_file = (
         Path(request.name).suffix in {".pt", ".pth", ".bin", ".ckpt"} or Path(request.name).is_file()
     )
-    if request.name not in MODELS and looks_like_file:
+    return request.name not in MODELS and looks_like_file
+
+
+def load_model(request: ModelRequest) -> LoadedModel:
+    """Resolve ``request.name`` (a registered name, else a checkpoint path) and load it."""
+    if _is_checkpoint(request):
         return load_checkpoint(request)
     return MODELS.get(request.name)(request)
 
 
-__all__ = ["MODELS", "DEFAULT_MODEL", "LoadedModel", "ModelRequest", "load_model"]
+def identify_model(request: ModelRequest) -> ModelIdentity | None:
+    """The model's cache identity without building it, or None where only loading can tell.
+
+    Weights are identified by the sha256 of their file, as the feature and classifier caches key
+    them (not by size and mtime: a checkpoint copied or touched in place is the same weights, and
+    one replaced by another file of the same size and second is not). Hashing reads the file once
+    per process, which the load that follows needs anyway; published weights are hashed only once
+    downloaded. A provider tells its identity through an ``identify(request)`` attribute; one
+    without it (a plugin) is loaded first, which costs what the run costs anyway.
+    """
+    if _is_checkpoint(request):
+        if not request.arch or not Path(request.name).is_file():
+            return None  # load_checkpoint says what is wrong
+        return identity_of(request, request.arch, Path(request.name))
+    identify = getattr(MODELS.get(request.name), "identify", None)
+    return identify(request) if identify is not None else None
+
+
+__all__ = [
+    "MODELS",
+    "DEFAULT_MODEL",
+    "LoadedModel",
+    "ModelIdentity",
+    "ModelRequest",
+    "identify_model",
+    "load_model",
+]

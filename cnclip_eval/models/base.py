@@ -19,6 +19,15 @@ class ModelRequest:
     use_modelscope: bool = False
 
 
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What the caches key a model by, known without building it (see ``identify_model``)."""
+
+    weights_id: str  # as LoadedModel.weights_id
+    arch: str
+    image_size: int
+
+
 @dataclass
 class LoadedModel:
     model_id: str  # the name the user gave (or the checkpoint's file name)
@@ -28,6 +37,10 @@ class LoadedModel:
     weights_id: str  # sha256 of the checkpoint, or "random:<config sha256>:seed=<n>"
     source: str  # where the weights came from, for provenance
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(self.weights_id, self.arch, self.image_size)
 
     @property
     def weights_sha256(self) -> str | None:

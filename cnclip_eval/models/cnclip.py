@@ -16,7 +16,7 @@ import torch
 from cnclip_eval.errors import DownloadError, UserError
 from cnclip_eval.fileio import sha256_file, sha256_json
 from cnclip_eval.models.arch import load_arch_config
-from cnclip_eval.models.base import LoadedModel, ModelRequest
+from cnclip_eval.models.base import LoadedModel, ModelIdentity, ModelRequest
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,30 @@ MODEL_CACHE_ENV = "CNCLIP_EVAL_MODEL_CACHE"
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get(MODEL_CACHE_ENV) or Path.home() / ".cache" / "cnclip-eval" / "models")
+
+
+_CHECKPOINT_SHA256: dict[tuple[str, int, int], str] = {}
+
+
+def checkpoint_sha256(path: Path) -> str:
+    """sha256 of a checkpoint file, hashed once per process while its size and mtime stand (the
+    skip-existing fingerprint and the load that may follow both ask for it)."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _CHECKPOINT_SHA256:
+        _CHECKPOINT_SHA256[key] = sha256_file(path)
+    return _CHECKPOINT_SHA256[key]
+
+
+def identity_of(request: ModelRequest, arch: str, checkpoint: Path | None) -> ModelIdentity:
+    """The identity ``from_config`` would give, from the config and the file alone."""
+    config = load_arch_config(arch)
+    weights_id = (
+        checkpoint_sha256(checkpoint)
+        if checkpoint is not None
+        else f"random:{sha256_json(config)[:16]}:seed={request.seed}"
+    )
+    return ModelIdentity(weights_id, arch, int(config["image_resolution"]))
 
 
 def build(config: dict, seed: int) -> torch.nn.Module:
@@ -83,7 +107,7 @@ def from_config(
     model = build(config, request.seed)
     if checkpoint is not None:
         load_weights(model, checkpoint, arch)
-        weights_id = sha256_file(checkpoint)
+        weights_id = checkpoint_sha256(checkpoint)
     else:
         weights_id = f"random:{sha256_json(config)[:16]}:seed={request.seed}"
     return LoadedModel(
@@ -124,6 +148,16 @@ def named_cnclip(name: str):
             source=f"{hub}/{repo}/{filename}",
         )
 
+    def identify(request: ModelRequest) -> ModelIdentity | None:
+        """From the downloaded file; None before the download (then the model is loaded first)."""
+        from cn_clip.clip.utils import _MODEL_INFO, _MODELS
+
+        target = Path(request.cache_dir or default_cache_dir()) / _MODELS[name][1]
+        if not target.is_file():
+            return None
+        return identity_of(request, request.arch or _MODEL_INFO[name]["struct"], target)
+
+    provide.identify = identify
     return provide
 
 
@@ -155,4 +189,5 @@ def small_config(arch: str):
             request, request.arch or arch, None, model_id=request.name, source=f"config:{arch}"
         )
 
+    provide.identify = lambda request: identity_of(request, request.arch or arch, None)
     return provide

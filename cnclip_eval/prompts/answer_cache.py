@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cnclip_eval.fileio import atomic_write_json, sha256_json
+from cnclip_eval.prompts.cleanup import clean_answers
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ class AnswerCache:
         if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
             log.warning("ignoring malformed cached answers %s; asking again", path)
             return []
-        return answers
+        # empty completions cached by older versions are no answers: ask for them again
+        return [answer for answer in answers if clean_answers([answer])]
 
     def save(self, key: str, request: dict[str, Any], answers: list[str]) -> None:
         """``request``: what was asked, for people reading the cache (must hold no secret)."""

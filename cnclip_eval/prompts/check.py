@@ -28,7 +28,8 @@ class CheckReport:
     truncated: dict[int, int] = field(default_factory=dict)  # class index -> descriptions cut
     name_mismatches: list[int] = field(default_factory=list)
     tokenizer: str | None = None  # why token lengths were not checked, or None
-    quality: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # --strict: kind -> class -> texts
+    # kind -> class -> texts: shared across classes, not in the pack's language; more with --strict
+    quality: dict[str, dict[int, list[str]]] = field(default_factory=dict)
 
     def ok(self, allow_truncated: bool = False) -> bool:
         usable = not self.errors and not self.duplicates and (allow_truncated or not self.truncated)
@@ -62,10 +63,11 @@ def check_pack(
     if empty and classnames is None:
         report.errors.append(f"classes without descriptions: {', '.join(empty[:10])}")
     report.duplicates = find_duplicates(pack)
-    if strict:
-        from cnclip_eval.prompts.quality import quality_problems
+    from cnclip_eval.prompts.quality import essential_problems, quality_problems
 
-        report.quality = quality_problems(pack)
+    report.quality = essential_problems(pack)
+    if strict:
+        report.quality = {**report.quality, **quality_problems(pack)}
     if count_tokens:
         report.truncated, report.tokenizer = count_truncated(pack)
     else:

@@ -49,6 +49,10 @@ class EndpointConfig:
         return host in LOCAL_HOSTS or host.endswith(".localhost")
 
 
+class MalformedReply(UserError):
+    """A reply that is not a chat completion (a proxy's error page, a cut body): asked again."""
+
+
 def check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -108,7 +112,15 @@ class ChatEndpoint:
             return self.complete(model, messages, temperature, 1, what)
         except openai.OpenAIError as error:
             raise self._user_error(error, model, what) from None
-        return [choice.message.content or "" for choice in response.choices]
+        except ValueError as error:  # the client parses the body itself: a 200 that is not JSON
+            raise MalformedReply(
+                f"{self.config.host} sent a reply for {self.redact(what)} that is not JSON "
+                f"({self.redact(str(error))})"
+            ) from None
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list):
+            raise MalformedReply(f"{self.config.host} sent a reply for {self.redact(what)} without choices")
+        return [getattr(getattr(choice, "message", None), "content", None) or "" for choice in choices]
 
     def _user_error(self, error: Exception, model: str, what: str) -> UserError:
         import openai

@@ -26,7 +26,7 @@ from pathlib import Path
 from cnclip_eval.errors import UserError
 from cnclip_eval.prompts.answer_cache import AnswerCache, answer_key
 from cnclip_eval.prompts.cleanup import clean_answers
-from cnclip_eval.prompts.endpoint import ChatEndpoint, EndpointConfig
+from cnclip_eval.prompts.endpoint import ChatEndpoint, EndpointConfig, MalformedReply
 from cnclip_eval.prompts.pack import (
     LANGUAGES,
     GeneratorInfo,
@@ -35,11 +35,14 @@ from cnclip_eval.prompts.pack import (
     make_pack,
     tool_version,
 )
+from cnclip_eval.prompts.quality import wrong_language
 from cnclip_eval.prompts.queries import INSTRUCTION, SYSTEM, build_messages, queries_for
 
 log = logging.getLogger(__name__)
 
-_MAX_EMPTY_RESPONSES = 3  # responses without any choice before a (class, query) is given up
+# responses without a usable answer (no choice, empty text, not JSON) before a (class, query) is given
+# up: a model that answers nothing three times running will not start now, and each try costs a request
+_MAX_EMPTY_RESPONSES = 3
 
 
 @dataclass(frozen=True)
@@ -120,11 +123,24 @@ class _Runner:
         while len(answers) < request.n:
             wanted = request.n - len(answers)
             what = f"class {job.classname!r}, query {job.query!r}"
-            got = self.endpoint.complete(request.llm_model, job.messages, request.temperature, wanted, what)
+            try:
+                got = self.endpoint.complete(
+                    request.llm_model, job.messages, request.temperature, wanted, what
+                )
+            except MalformedReply as error:
+                problem = str(error)
+                got = []
+            else:
+                problem = f"{request.endpoint.host} returned no answers for {what}"
+                got = [answer for answer in got if clean_answers([answer])]  # "" is no answer: never cache it
             if not got:
                 empty += 1
                 if empty >= _MAX_EMPTY_RESPONSES:
-                    raise UserError(f"{request.endpoint.host} returned no answers for {what}")
+                    raise UserError(
+                        f"{problem}; gave up after {empty} tries. "
+                        "Answers received so far are cached; run the same command again to resume."
+                    )
+                log.warning("%s; asking again", problem)
                 continue
             answers.extend(got[:wanted])  # fewer than asked (n ignored): the loop asks for the rest
             self.cache.save(job.key, self._record(job), answers)
@@ -213,6 +229,14 @@ def _assemble(request: GenerationRequest, jobs: list[Job], answers: dict[str, li
             "%d classes got no usable description: %s; edit the pack or ask another model",
             len(empty),
             ", ".join(empty[:10]),
+        )
+    wrong = wrong_language(request.language, classes)
+    if wrong:
+        log.warning(
+            "%d classes got descriptions not in Chinese: %s; `prompts check` will refuse the pack "
+            "until they are edited or asked again",
+            len(wrong),
+            ", ".join(f"{c.index} ({c.name}): {texts[0]!r}" for c, texts in wrong[:5]),
         )
     generator = GeneratorInfo(
         kind="llm",

@@ -16,6 +16,44 @@ from cnclip_eval.prompts.cleanup import dedupe_key
 from cnclip_eval.prompts.pack import PromptPack
 
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+LATIN_LETTER = re.compile(r"[A-Za-z]")
+
+
+def not_chinese(description: str, classname: str) -> bool:
+    """No Chinese character, or more Latin letters than Chinese ones, once the class's own name
+    (which may be Latin: "iPod") is left out: an English answer in a Chinese pack."""
+    text = description.replace(classname, "")
+    cjk = len(CJK.findall(text))
+    return cjk == 0 or len(LATIN_LETTER.findall(text)) > cjk
+
+
+def wrong_language(language: str, classes) -> list[tuple]:
+    """(class, its descriptions not in the pack's language), for Chinese packs."""
+    if language != "zh":
+        return []
+    wrong = [(c, [d for d in c.descriptions if not_chinese(d, c.name)]) for c in classes]
+    return [(c, texts) for c, texts in wrong if texts]
+
+
+def shared_across_classes(pack: PromptPack) -> dict[int, list[str]]:
+    """Descriptions that two classes of other names both hold (classes of one name share theirs by
+    design, see ``generate``): such a text pulls two classifier rows together."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for c in pack.classes:
+        for d in c.descriptions:
+            owners[dedupe_key(d)].add(c.name)
+    shared = {c.index: [d for d in c.descriptions if len(owners[dedupe_key(d)]) > 1] for c in pack.classes}
+    return {index: texts for index, texts in shared.items() if texts}
+
+
+def essential_problems(pack: PromptPack) -> dict[str, dict[int, list[str]]]:
+    """What every pack must pass (``prompts check`` without ``--strict``)."""
+    problems = {
+        "shared with another class": shared_across_classes(pack),
+        "not in Chinese": {c.index: texts for c, texts in wrong_language(pack.language, pack.classes)},
+    }
+    return {kind: offenders for kind, offenders in problems.items() if offenders}
 
 
 def quality_problems(

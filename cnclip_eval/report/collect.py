@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -31,12 +32,17 @@ def result_files(paths: list[Path]) -> list[Path]:
 
 
 def _looks_like_result(path: Path) -> bool:
-    """Folders also hold other JSON (a leaderboard written next to the results); skip it quietly."""
+    """Folders also hold other JSON (a leaderboard written next to the results): parse each file
+    whole (the schema marker may come last, after kilobytes of provenance) and name what is skipped."""
     try:
-        head = path.read_text(encoding="utf-8")[:4096]
-    except (OSError, UnicodeDecodeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        log.warning("%s: not a result file (unreadable JSON: %s); skipped", path, error)
         return False
-    return '"schema_version"' in head and '"main_metric"' in head
+    if isinstance(data, dict) and "schema_version" in data and "main_metric" in data:
+        return True
+    log.warning("%s: not a cnclip-eval result (no schema_version and main_metric); skipped", path)
+    return False
 
 
 def load_entries(paths: list[Path]) -> list[Entry]:

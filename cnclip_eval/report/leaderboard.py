@@ -8,7 +8,8 @@ a method other than the baseline, the delta against the baseline method of the s
 same dataset with the p-value of a paired test on the same images. For each row: the mean over
 its datasets and the mean rank (1 = best; ties share the average rank; ranks are computed per
 dataset over all rows that have it). A column is a dataset, or "dataset (split)" for results on
-another split than ``test``. A NaN score (a ranking metric on samples that lack a class) is shown
+another split than ``test``; same-named datasets made from other inputs get their tag, "shards
+[1a2b3c4d]", with a note saying what it stands for. A NaN score (a ranking metric on samples that lack a class) is shown
 but neither ranked nor averaged.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -85,6 +86,32 @@ def column(record: ResultRecord) -> str:
     return record.dataset if record.split == "test" else f"{record.dataset} ({record.split})"
 
 
+def _dataset_tag(record: ResultRecord) -> str:
+    dataset = record.provenance.get("dataset")
+    return (dataset.get("tag") or "") if isinstance(dataset, dict) else ""
+
+
+def tell_datasets_apart(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
+    """Same-named datasets made from other inputs (two folders called ``shards``, ``imagenet1k``
+    with another class-name list; see :mod:`cnclip_eval.naming`) become separate columns,
+    ``name [tag]``, with a note saying what each tag stands for."""
+    tags: dict[str, set[str]] = {}
+    for entry in entries:
+        tags.setdefault(column(entry.record), set()).add(_dataset_tag(entry.record))
+    relabelled, notes = [], {}
+    for entry in entries:
+        record, tag = entry.record, _dataset_tag(entry.record)
+        if len(tags[column(record)]) > 1:
+            name = f"{record.dataset} [{tag or 'default'}]"
+            details = record.provenance.get("dataset", {})
+            notes[name] = f"{name}: " + ", ".join(
+                f"{k} {details[k]}" for k in ("source", "classnames", "templates") if details.get(k)
+            )
+            entry = replace(entry, record=replace(record, dataset=name))
+        relabelled.append(entry)
+    return relabelled, list(notes.values())
+
+
 def latest_entries(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
     """One entry per (model, run name, column): the newest; and a note for each one dropped."""
     chosen: dict[tuple[str, str, str], Entry] = {}
@@ -130,7 +157,9 @@ def build_leaderboard(
     results' main metric (``check`` compares with a baseline in the baseline's own metrics)."""
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, not {resamples}")
+    entries, tag_notes = tell_datasets_apart(entries)
     entries, notes = latest_entries(entries)
+    notes = tag_notes + notes
     datasets = list(dict.fromkeys(column(e.record) for e in entries))
     metrics = dict(metrics or {})
     chosen = set(metrics)
