@@ -109,3 +109,23 @@ def result_file(folder: Path, model: str, dataset: str, method: str = "baseline"
         if p.name == f"{stem}.json" or p.name.startswith(f"{stem}__")
     ]
     return path
+
+
+@pytest.fixture()
+def no_model(monkeypatch):
+    """Fail the test if a model is loaded: the input checks must come first."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("model loaded before the input was checked")
+
+    monkeypatch.setattr("cnclip_eval.engine.load_model", refuse)
+
+
+def assert_clean_error(code: int, err: str, *fragments: str) -> None:
+    """Exit 2 with one ``cnclip-eval: error:`` line holding every fragment, no traceback."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert err.startswith("cnclip-eval: error: "), err
+    assert len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, err

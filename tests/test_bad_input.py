@@ -8,31 +8,12 @@ import tarfile
 
 import pytest
 
-from conftest import make_dataset
+from conftest import assert_clean_error, make_dataset
 
 
 @pytest.fixture()
 def dataset(tmp_path):
     return make_dataset(tmp_path / "wds", n=12, num_shards=2)
-
-
-@pytest.fixture()
-def no_model(monkeypatch):
-    """Fail the test if a model is loaded: name and count checks must come first."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("model loaded before the input was checked")
-
-    monkeypatch.setattr("cnclip_eval.engine.load_model", refuse)
-
-
-def assert_clean_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2
-    assert "Traceback" not in err
-    assert err.startswith("cnclip-eval: error: ")
-    assert len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 @pytest.mark.parametrize(

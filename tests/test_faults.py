@@ -14,24 +14,7 @@ import pytest
 
 from cnclip_eval.results import ResultRecord, save_result
 
-
-@pytest.fixture()
-def no_model(monkeypatch):
-    """Fail the test if a model is loaded: the input checks must come first."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("model loaded before the input was checked")
-
-    monkeypatch.setattr("cnclip_eval.engine.load_model", refuse)
-
-
-def assert_clean_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert err.startswith("cnclip-eval: error: "), err
-    assert len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, err
+from conftest import assert_clean_error
 
 
 def write_record(folder: Path, dataset: str, score: float, padding: int = 0) -> Path:
