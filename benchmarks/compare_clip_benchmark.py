@@ -115,7 +115,7 @@ def ours_eval(model, data_dir: Path, methods: list[MethodSpec], cache_dir: Path,
         progress=False,
     )
     images = dataset_features(model, dataset, config, cache_dir)
-    encoder = TextEncoder(model.module, model.device, args.text_batch_size)
+    encoder = TextEncoder(model, model.device, args.text_batch_size)
     accuracies = {}
     for spec, method, options in prepare_methods(tuple(methods)):
         record, _ = run_method(
@@ -138,7 +138,7 @@ def export_classifier(model, data_dir: Path, spec: MethodSpec, path: Path, args)
     """Our finished (C, D) classifier as CLIP_benchmark's (D, C) ``load_clfs`` tensor."""
     dataset = resolve_dataset(request_for(data_dir, args))
     [(spec, method, options)] = prepare_methods((spec,))
-    encoder = TextEncoder(model.module, model.device, args.text_batch_size)
+    encoder = TextEncoder(model, model.device, args.text_batch_size)
     weights, _, _ = build_classifier(
         model, dataset, spec, method, options, encoder, ClassifierCache(path.parent / "clf"), "fp32"
     )
@@ -196,7 +196,7 @@ def scenario_text_classifier(args) -> dict:
     prompts = [[t.format(c=c) for t in templates] for c in classnames]
     # a fresh encoder each repeat: an encoder remembers its prompts, which would time nothing the second time
     t_ours, ours = median_seconds(
-        lambda: classifier_from_prompts(TextEncoder(model.module, device, args.text_batch_size), prompts),
+        lambda: classifier_from_prompts(TextEncoder(model, device, args.text_batch_size), prompts),
         args.repeats,
     )
     t_theirs, theirs = median_seconds(
@@ -349,7 +349,11 @@ def main(argv=None) -> int:
         if args.device == "cpu"
         else torch.cuda.get_device_name()
     )
-    data = f"dataset {args.dataset}" if args.dataset else f"{args.images} generated images of {args.image_size}px"
+    data = (
+        f"dataset {args.dataset}"
+        if args.dataset
+        else f"{args.images} generated images of {args.image_size}px"
+    )
     print(
         f"\nmachine: {machine}; device {args.device}; torch {torch.__version__}; model {args.model} "
         f"({model.arch}); {data}; median of {args.repeats}\n"

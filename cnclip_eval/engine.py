@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from cnclip_eval.config import MethodSpec, RunConfig
-from cnclip_eval.data.device_decode import preprocessing_id
+from cnclip_eval.data.device_decode import check_decode, preprocessing_id
 from cnclip_eval.data.resolve import ResolvedDataset, resolve_dataset
 from cnclip_eval.distributed import World, current_world, rank_device
 from cnclip_eval.errors import UserError
@@ -35,9 +35,10 @@ from cnclip_eval.image_features import (
     feature_cache_for,
 )
 from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, MethodContext
-from cnclip_eval.methods.base import resolve_options
+from cnclip_eval.methods.base import refuse_missing_capabilities, resolve_options
 from cnclip_eval.metrics import compute_metrics
-from cnclip_eval.models import LoadedModel, ModelRequest, identify_model, load_model
+from cnclip_eval.models import LoadedModel, ModelIdentity, ModelRequest, identify_model, load_model
+from cnclip_eval.models.base import reads_chinese
 from cnclip_eval.naming import refuse_collisions, result_names
 from cnclip_eval.protocol import RunSettings, protocol_of
 from cnclip_eval.provenance import environment
@@ -47,7 +48,7 @@ from cnclip_eval.text import TextEncoder
 
 log = logging.getLogger(__name__)
 
-LOGIT_SCALE = 100.0  # CN-CLIP's and CLIP_benchmark's zero-shot scale; argmax does not depend on it
+LOGIT_SCALE = 100.0  # CN-CLIP's and CLIP_benchmark's zero-shot scale (cn_clip models' logit_scale)
 
 
 def pick_device(requested: str) -> str:
@@ -80,7 +81,7 @@ def evaluate(
         raise UserError("--limit counts samples in shard order and cannot be split across torchrun ranks")
     device = rank_device(pick_device(config.device), world)
     check_precision(config.precision, device)
-    preprocessing_id(config.decode)  # an unknown --decode fails before anything is loaded
+    check_decode(config.decode)  # an unknown --decode fails before anything is loaded
     datasets = [resolve_dataset(request) for request in config.datasets]
     methods = prepare_methods(config.methods)
     names = plan_names(config, datasets, methods)
@@ -94,15 +95,21 @@ def evaluate(
         if on_result:
             on_result(record)
 
+    requests = [
+        ModelRequest(name, config.arch, config.model_cache_dir, config.seed, device, config.use_modelscope)
+        for name in config.models
+    ]
+    identities = [identify_model(request) for request in requests]
+    for identity, model_name in zip(identities, config.models):  # before any model runs
+        if identity is not None:
+            check_model_fits(identity, model_name, methods, datasets)
     for i, model_name in enumerate(config.models):
-        request = ModelRequest(
-            model_name, config.arch, config.model_cache_dir, config.seed, device, config.use_modelscope
-        )
-        identity = identify_model(request)
+        request, identity = requests[i], identities[i]
         model = None
         if identity is None:  # a provider that cannot tell its weights without loading them
             model = load_model(request)
             identity = model.identity
+            check_model_fits(identity, model_name, methods, datasets)
         todo: list[tuple[ResolvedDataset, list]] = []
         for d, dataset in enumerate(datasets):
             features_key = feature_key_inputs(
@@ -112,7 +119,12 @@ def evaluate(
             for m, (spec, method, options) in enumerate(methods):
                 named = names[(i, d, m)]
                 classifier_key = classifier_key_inputs(
-                    identity, dataset_texts(dataset, spec), spec, method, options, config.precision
+                    identity,
+                    dataset_texts(dataset, spec, identity.languages),
+                    spec,
+                    method,
+                    options,
+                    config.precision,
                 )
                 fingerprint = result_fingerprint(features_key, classifier_key, named["stem"])
                 if fingerprint in existing:
@@ -125,7 +137,7 @@ def evaluate(
         if not todo:
             continue
         model = model or load_model(request)
-        encoder = TextEncoder(model.module, device, config.text_batch_size)
+        encoder = TextEncoder(model, device, config.text_batch_size)
         for dataset, pending in todo:
             images = dataset_features(model, dataset, config, cache_root, world)
             if not world.is_main:
@@ -148,6 +160,19 @@ def evaluate(
                 save_result(record, predictions, config.output_dir)
                 emit(record)
     return records
+
+
+def check_model_fits(
+    identity: ModelIdentity, model_name: str, methods: list, datasets: list[ResolvedDataset]
+) -> None:
+    """Refuse, before any work, a method needing a capability the model lacks, and an English-only
+    model on a dataset without English class names."""
+    if identity.capabilities is not None:
+        refuse_missing_capabilities(
+            [method for _, method, _ in methods], model_name, identity.family, identity.capabilities
+        )
+    for dataset in datasets:
+        dataset_texts(dataset, None, identity.languages, model_name)
 
 
 def planned_stems(config: RunConfig) -> list[tuple[str, str]]:
@@ -195,11 +220,34 @@ def dataset_features(
     )
 
 
-def dataset_texts(dataset: ResolvedDataset, spec: MethodSpec | None = None) -> DatasetTexts:
-    templates = resolve_templates(spec.templates) if spec and spec.templates else dataset.templates
+def dataset_texts(
+    dataset: ResolvedDataset,
+    spec: MethodSpec | None = None,
+    languages: tuple[str, ...] = ("zh",),
+    model_name: str = "",
+) -> DatasetTexts:
+    """The texts a method sees. A model that does not read Chinese gets the English class names and
+    English templates in their place (CN-CLIP's paper compares CLIP on English names so: an upper
+    bound on CLIP plus translation); its results say ``texts_language: en``."""
+    if reads_chinese(languages):
+        templates = resolve_templates(spec.templates) if spec and spec.templates else dataset.templates
+        return DatasetTexts(
+            dataset.name, dataset.classnames, dataset.classnames_en, templates, dataset.templates_en
+        )
+    if not dataset.classnames_en or not dataset.templates_en:
+        raise UserError(
+            f"model {model_name or '(this model)'} reads only {', '.join(languages)}, and dataset "
+            f"{dataset.name} has no English class names: give --classnames-en FILE"
+        )
+    templates = resolve_templates(spec.templates) if spec and spec.templates else dataset.templates_en
     return DatasetTexts(
-        dataset.name, dataset.classnames, dataset.classnames_en, templates, dataset.templates_en
+        dataset.name, dataset.classnames_en, dataset.classnames_en, templates, dataset.templates_en
     )
+
+
+def texts_language(languages: tuple[str, ...]) -> str:
+    """The language of the class names and templates a model is evaluated with."""
+    return "zh" if reads_chinese(languages) else "en"
 
 
 def build_classifier(
@@ -213,12 +261,14 @@ def build_classifier(
     precision: str,
 ) -> tuple[torch.Tensor, dict, bool]:
     """The method's ``(C, D)`` classifier, from the cache when the same inputs built it before."""
-    texts = dataset_texts(dataset, spec)
+    texts = dataset_texts(dataset, spec, model.languages, model.model_id)
     key = cache.key(classifier_key_inputs(model.identity, texts, spec, method, options, precision))
     cached = cache.get(key)
     if cached is not None:
         return torch.from_numpy(cached[0]), cached[1], True
-    context = MethodContext(encoder, texts, model.model_id, model.weights_sha256, options, model.weights_id)
+    context = MethodContext(
+        encoder, texts, model.model_id, model.weights_sha256, options, model.weights_id, model.languages
+    )
     with autocast(torch.device(encoder.device), precision):
         classifier: Classifier = method.build(context)
     weights = classifier.weights.float().cpu()
@@ -238,7 +288,7 @@ def run_method(
         model, dataset, spec, method, options, encoder, classifier_cache, config.precision
     )
     classifier_seconds = time.perf_counter() - started
-    logits = (LOGIT_SCALE * images.features @ weights.T).numpy()  # (N, C)
+    logits = (model.logit_scale * images.features @ weights.T).numpy()  # (N, C)
     metric_names = list(dict.fromkeys([dataset.main_metric, *dataset.metrics]))
     metrics = compute_metrics(metric_names, logits, images.labels)
     protocol = protocol_of(
@@ -266,6 +316,7 @@ def run_method(
             "protocol": protocol,
             "model": {
                 "id": model.model_id,
+                "family": model.family,
                 "arch": model.arch,
                 "source": model.source,
                 "weights_sha256": model.weights_sha256,
@@ -279,11 +330,15 @@ def run_method(
                 "details": method_provenance,
             },
             "precision": config.precision,
-            "image_preprocessing": {"decode": config.decode, "id": preprocessing_id(config.decode)},
+            "image_preprocessing": {
+                "decode": config.decode,
+                "id": preprocessing_id(model.preprocessing, config.decode),
+            },
+            "texts_language": texts_language(model.languages),
             "batch_size": config.batch_size,
             "seed": config.seed,
             "limit": config.limit,
-            "logit_scale": LOGIT_SCALE,
+            "logit_scale": model.logit_scale,
             "image_features": {
                 "cache_key": images.cache_key,
                 "shards_from_cache": images.shards_from_cache,

@@ -29,7 +29,7 @@ def feature_key_inputs(
         "weights": model.weights_id,
         "arch": model.arch,
         "image_size": model.image_size,
-        "preprocessing": preprocessing_id(decode),
+        "preprocessing": preprocessing_id(model.preprocessing, decode),
         "source": layout.source.describe(),
         "split": layout.split,
         "shards": [s.relpath for s in layout.shards],

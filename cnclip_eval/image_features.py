@@ -151,7 +151,7 @@ def _encode_shards(
         world_size=world.size,
         decode=encoded_image if on_device else decode_image,
     )
-    preprocess = DevicePreprocess(model.image_size, device) if on_device else None
+    preprocess = DevicePreprocess(model.preprocessing, device) if on_device else None
     shard_names = {s.index: dataset.layout.source.url(s.relpath) for s in shards}
     loader = make_loader(stream, num_workers=num_workers, pin_memory=device.type == "cuda")
     pending: dict[int, list] = {}
@@ -171,7 +171,7 @@ def _encode_shards(
                     images = preprocess(batch.images, batch.keys, shard_names[batch.shard])
                 else:
                     images = batch.images.to(device, non_blocking=True)
-                encoded = F.normalize(model.module.encode_image(images).float(), dim=-1).cpu()  # (B, D)
+                encoded = F.normalize(model.encode_image(images).float(), dim=-1).cpu()  # (B, D)
                 parts.append((encoded.numpy(), batch.labels.numpy(), np.asarray(batch.keys, dtype=str)))
                 bar.update(len(batch.keys))
             if batch.last:

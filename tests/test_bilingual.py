@@ -19,7 +19,7 @@ TEMPLATES_EN = ["a photo of a {c}.", "a picture of the {c}."]
 def build(tiny_model, classnames_en=CLASSNAMES_EN, **options):
     method = BilingualEnsemble()
     texts = DatasetTexts("shapes", CLASSNAMES_ZH, classnames_en, TEMPLATES_ZH, TEMPLATES_EN)
-    encoder = TextEncoder(tiny_model.module, "cpu")
+    encoder = TextEncoder(tiny_model, "cpu")
     ctx = MethodContext(encoder, texts, "tiny", None, resolve_options(method, options))
     return method.build(ctx), encoder
 

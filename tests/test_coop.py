@@ -36,10 +36,9 @@ def evaluate_coop(run_cli, root, context, output_dir, *options: str):
 
 
 def test_empty_context_equals_encode_text(tiny_model):
-    model = tiny_model.module
     with torch.no_grad():
-        ours = encode_with_context(model, torch.zeros(0, 64), name_token_ids(CLASSNAMES_ZH))
-    assert torch.allclose(ours, reference(model, CLASSNAMES_ZH), atol=1e-5)
+        ours = encode_with_context(tiny_model, torch.zeros(0, 64), name_token_ids(tiny_model, CLASSNAMES_ZH))
+    assert torch.allclose(ours, reference(tiny_model.module, CLASSNAMES_ZH), atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -48,8 +47,10 @@ def test_empty_context_equals_encode_text(tiny_model):
 def test_template_words_as_context_equal_encode_text(tiny_model, position, text):
     model = tiny_model.module
     with torch.no_grad():
-        context = model.bert.embeddings.word_embeddings(torch.tensor(phrase_token_ids("一张图片")))  # (4, H)
-        ours = encode_with_context(model, context, name_token_ids(CLASSNAMES_ZH), position)
+        context = model.bert.embeddings.word_embeddings(
+            torch.tensor(phrase_token_ids(tiny_model, "一张图片"))
+        )
+        ours = encode_with_context(tiny_model, context, name_token_ids(tiny_model, CLASSNAMES_ZH), position)
     assert torch.allclose(ours, reference(model, [text.format(c=c) for c in CLASSNAMES_ZH]), atol=1e-5)
 
 
@@ -65,8 +66,8 @@ def features_and_labels(n_per_class=4, dim=64):
 def test_training_lowers_the_loss_and_is_deterministic(tiny_model):
     features, labels = features_and_labels()
     recipe = Recipe(n_ctx=4, epochs=30, lr=0.5, batch_size=10, seed=1, csc=True)
-    context, log = train_context(tiny_model.module, CLASSNAMES_ZH, features, labels, recipe, shots=4)
-    again, _ = train_context(tiny_model.module, CLASSNAMES_ZH, features, labels, recipe, shots=4)
+    context, log = train_context(tiny_model, CLASSNAMES_ZH, features, labels, recipe, shots=4)
+    again, _ = train_context(tiny_model, CLASSNAMES_ZH, features, labels, recipe, shots=4)
     assert torch.equal(context, again)
     assert log["losses"][-1] < log["losses"][0]
     assert log["train_accuracy_after"] > log["train_accuracy_before"]

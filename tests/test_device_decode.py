@@ -25,6 +25,12 @@ def encoded(image: Image.Image, fmt: str) -> torch.Tensor:
     return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
 
 
+def cn_clip_preprocessing(size: int):
+    from cnclip_eval.models.cnclip_towers import preprocessing
+
+    return preprocessing(size)
+
+
 ONE_LEVEL = 1 / 255 / min(0.26130258, 0.26862954, 0.27577711)  # one 8-bit step after normalization
 
 
@@ -52,7 +58,7 @@ def levels_off(ours: torch.Tensor, theirs: torch.Tensor) -> torch.Tensor:
 def test_squares_and_enlargements_match_pil_to_one_8_bit_level(shape, size):
     """Noise, the hardest case for a resampler: every pixel within one 8-bit level of PIL's."""
     batch = [encoded(noise(shape), "PNG"), encoded(noise(shape), "WEBP")]  # lossless: the same pixels
-    ours = DevicePreprocess(size, torch.device("cpu"))(batch, ["a", "b"], "shard 0")
+    ours = DevicePreprocess(cn_clip_preprocessing(size), torch.device("cpu"))(batch, ["a", "b"], "shard 0")
     assert ours.shape == (2, 3, size, size)
     assert levels_off(ours, reference(batch, size)).max() <= 1.001
 
@@ -61,14 +67,19 @@ def test_squares_and_enlargements_match_pil_to_one_8_bit_level(shape, size):
 def test_non_square_shrinks_stay_close_to_pil(shape):
     """Pillow sometimes runs its two passes in the other order: a few pixels differ by a few levels."""
     batch = [encoded(noise(shape), "PNG")]
-    off = levels_off(DevicePreprocess(32, torch.device("cpu"))(batch, ["a"], "shard 0"), reference(batch, 32))
+    off = levels_off(
+        DevicePreprocess(cn_clip_preprocessing(32), torch.device("cpu"))(batch, ["a"], "shard 0"),
+        reference(batch, 32),
+    )
     assert (off > 1.001).float().mean() < 0.01 and off.max() <= 8
 
 
 def test_jpeg_and_formats_torchvision_cannot_read():
     image = noise((48, 48))
     batch = [encoded(image, "JPEG"), encoded(image, "BMP"), encoded(image.convert("L"), "TIFF")]
-    ours = DevicePreprocess(32, torch.device("cpu"))(batch, ["jpg", "bmp", "tif"], "shard 0")
+    ours = DevicePreprocess(cn_clip_preprocessing(32), torch.device("cpu"))(
+        batch, ["jpg", "bmp", "tif"], "shard 0"
+    )
     assert levels_off(ours, reference(batch, 32)).max() <= 1.001
 
 
@@ -76,7 +87,9 @@ def test_an_undecodable_image_is_named():
     bad = torch.tensor([0xFF, 0xD8, 0xFF, 0x00, 0x01], dtype=torch.uint8)
     good = encoded(Image.new("RGB", (8, 8), "red"), "JPEG")
     with pytest.raises(DataError, match=r"shard 0.tar, sample s_bad: cannot decode the JPEG image") as error:
-        DevicePreprocess(16, torch.device("cpu"))([good, bad], ["s_good", "s_bad"], "0.tar")
+        DevicePreprocess(cn_clip_preprocessing(16), torch.device("cpu"))(
+            [good, bad], ["s_good", "s_bad"], "0.tar"
+        )
     assert "/" not in str(error.value).split("(")[-1]  # no C++ source path in the reason
 
 

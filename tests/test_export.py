@@ -100,7 +100,7 @@ def test_files_keys_and_classifier(run_cli, shard_dir, tmp_path, tiny_model):
         spec,
         method,
         options,
-        TextEncoder(tiny_model.module),
+        TextEncoder(tiny_model),
         ClassifierCache(tmp_path),
         "fp32",
     )

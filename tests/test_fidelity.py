@@ -28,7 +28,7 @@ def ours(tiny_model, shard_dir, tmp_path_factory):
         tiny_model, dataset, cache, batch_size=8, num_workers=2, precision="fp32", limit=None, progress=False
     )
     [(spec, method, options)] = prepare_methods((MethodSpec("baseline"),))
-    encoder = TextEncoder(tiny_model.module, "cpu", batch_size=7)
+    encoder = TextEncoder(tiny_model, "cpu", batch_size=7)
     weights, _, _ = build_classifier(
         tiny_model, dataset, spec, method, options, encoder, ClassifierCache(cache_root), "fp32"
     )

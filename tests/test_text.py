@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cnclip_eval.text import TextEncoder, classifier_from_prompts, tokenize_ids
+from cnclip_eval.models.cnclip_text import tokenize_ids
+from cnclip_eval.text import TextEncoder, classifier_from_prompts
 
 PROMPTS = ["红色的圆形的照片", "一张蓝色的方块的图片", "猫", "a photo of a dog.", "黑白格子" * 3]
 
@@ -26,7 +27,7 @@ def test_tokenize_ids_equals_cn_clip():
 def test_trimmed_padding_equals_full_length(tiny_model):
     from cn_clip.clip import tokenize
 
-    encoder = TextEncoder(tiny_model.module, "cpu", batch_size=2)
+    encoder = TextEncoder(tiny_model, "cpu", batch_size=2)
     ours = encoder.encode(PROMPTS)
     with torch.no_grad():
         full = F.normalize(tiny_model.module.encode_text(tokenize(PROMPTS)), dim=-1)
@@ -35,13 +36,13 @@ def test_trimmed_padding_equals_full_length(tiny_model):
 
 
 def test_truncation_is_counted(tiny_model):
-    encoder = TextEncoder(tiny_model.module, "cpu")
+    encoder = TextEncoder(tiny_model, "cpu")
     encoder.encode(["短", "很长" * 60, "也很长" * 40])
     assert encoder.truncated == 2
 
 
 def test_classifier_is_mean_of_normalized_prompts(tiny_model):
-    encoder = TextEncoder(tiny_model.module, "cpu", batch_size=3)
+    encoder = TextEncoder(tiny_model, "cpu", batch_size=3)
     prompts = [PROMPTS[:2], PROMPTS[2:3], PROMPTS[3:]]
     classifier = classifier_from_prompts(encoder, prompts)
     assert classifier.shape[0] == 3
@@ -90,7 +91,7 @@ def shipped_texts() -> list[str]:
 
 
 def test_fast_word_pieces_equal_cn_clips_tokenizer():
-    from cnclip_eval.text import _fast_tokenizer, reference_word_piece_ids, word_piece_ids
+    from cnclip_eval.models.cnclip_text import _fast_tokenizer, reference_word_piece_ids, word_piece_ids
 
     assert _fast_tokenizer() is not None, "tokenizers is a dependency: the fast path must be in use"
     texts = [*shipped_texts(), *EDGE_CASES]
@@ -101,7 +102,7 @@ def test_fast_word_pieces_equal_cn_clips_tokenizer():
 
 
 def test_repeated_prompts_are_encoded_once_and_still_counted(tiny_model, monkeypatch):
-    encoder = TextEncoder(tiny_model.module, "cpu")
+    encoder = TextEncoder(tiny_model, "cpu")
     first = encoder.encode(["短", "很长" * 60])
     calls = []
     original = tiny_model.module.encode_text
@@ -116,7 +117,7 @@ def test_repeated_prompts_are_encoded_once_and_still_counted(tiny_model, monkeyp
 
 def test_fast_path_equals_cn_clip_on_every_code_point_it_takes():
     """Each character of FAST_SAFE_RANGES, alone and between Latin and CJK neighbours."""
-    from cnclip_eval.text import FAST_SAFE_RANGES, _fast_tokenizer, reference_word_piece_ids
+    from cnclip_eval.models.cnclip_text import FAST_SAFE_RANGES, _fast_tokenizer, reference_word_piece_ids
 
     fast = _fast_tokenizer()
     points = [c for a, b in FAST_SAFE_RANGES for c in range(a, b + 1)]
@@ -128,7 +129,7 @@ def test_fast_path_equals_cn_clip_on_every_code_point_it_takes():
 
 
 def test_texts_outside_the_safe_ranges_take_cn_clips_path():
-    from cnclip_eval.text import reference_word_piece_ids, word_piece_ids
+    from cnclip_eval.models.cnclip_text import reference_word_piece_ids, word_piece_ids
 
     # private use, enclosed, CJK ext. E, a word-final capital sigma (Python lower-cases it to ς)
     texts = ["猫\ue000咪", "①② 猫", "a\U0002b820b", "plain 猫", "ΟΔΟΣ", "猫ΑΣ咪", "ΑΣ-ΒΣ"]

@@ -5,7 +5,9 @@ cn_clip's ``image_transform``; it reproduces CN-CLIP's and CLIP_benchmark's numb
 path moves the work after the loader: workers only cut encoded bytes out of the shards, and the
 main process decodes JPEGs in batches with ``torchvision.io.decode_jpeg`` on the model's device
 (nvJPEG on a CUDA GPU; other formats on the CPU, through PIL for those torchvision cannot read),
-then squashes each image to ``S x S`` and normalizes with CLIP's mean and std.
+then resizes each image as the model's :class:`~cnclip_eval.models.base.Preprocessing` says (a
+squash to ``S x S``, or the shorter side to ``S`` and a centre crop) and normalizes with the
+model's mean and std.
 
 The resize copies what PIL does: torch's antialiased bicubic is PIL's kernel (a = -0.5, support
 scaled when shrinking), applied as PIL applies it, width first, then height, rounding and clipping to
@@ -27,21 +29,31 @@ import torch
 import torch.nn.functional as F
 
 from cnclip_eval.errors import DataError, UnknownNameError
+from cnclip_eval.models.base import Preprocessing
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-# decode mode -> what the feature cache and provenance record as the preprocessing
-PREPROCESSING_IDS = {
-    "pil": "cn_clip.image_transform:squash-bicubic+rgb-first+clip-mean-std",  # CN-CLIP's own, in the workers
-    "torchvision": "torchvision.io.decode_jpeg(device)/torch-bicubic-antialias/round8/clip-mean-std",
-}
+CLIP_MEAN = Preprocessing.mean
+CLIP_STD = Preprocessing.std
+DECODERS = ("pil", "torchvision")  # pil: the family's own transform in the workers
 
 
-def preprocessing_id(decode: str) -> str:
-    if decode not in PREPROCESSING_IDS:
-        raise UnknownNameError("decoder", decode, sorted(PREPROCESSING_IDS))
-    return PREPROCESSING_IDS[decode]
+def check_decode(decode: str) -> None:
+    if decode not in DECODERS:
+        raise UnknownNameError("decoder", decode, sorted(DECODERS))
+
+
+def preprocessing_id(preprocessing: Preprocessing, decode: str) -> str:
+    """What the feature cache and provenance record as the preprocessing under ``decode``."""
+    check_decode(decode)
+    if decode == "pil":
+        return preprocessing.id
+    parts = ["torchvision.io.decode_jpeg(device)", f"torch-{preprocessing.interpolation}-antialias", "round8"]
+    if preprocessing.resize != "squash":
+        parts.append(preprocessing.resize)
+    if (preprocessing.mean, preprocessing.std) == (CLIP_MEAN, CLIP_STD):
+        parts.append("clip-mean-std")  # the id cn_clip's models had before other families came
+    else:
+        parts.append(f"mean={list(preprocessing.mean)}-std={list(preprocessing.std)}")
+    return "/".join(parts)
 
 
 _SOURCE_LOCATION = re.compile(r"^[\w.]+, \S+:\d+, ")  # "decode_jpeg, /path/decode_jpeg.cpp:171, "
@@ -52,13 +64,18 @@ def _is_jpeg(data: torch.Tensor) -> bool:
 
 
 class DevicePreprocess:
-    """Encoded images (uint8 tensors) -> (B, 3, S, S) float32 on ``device``, normalized."""
+    """Encoded images (uint8 tensors) -> (B, 3, S, S) float32 on ``device``, normalized as the
+    model's ``preprocessing`` says."""
 
-    def __init__(self, image_size: int, device: torch.device) -> None:
-        self.size = image_size
+    def __init__(self, preprocessing: Preprocessing, device: torch.device) -> None:
+        self.size = preprocessing.size
+        self.crop = preprocessing.resize == "shorter-side+center-crop"
+        self.mode = preprocessing.interpolation
+        if self.mode not in ("bicubic", "bilinear"):
+            raise ValueError(f"--decode torchvision: no device resize for {self.mode!r} interpolation")
         self.device = torch.device(device)
-        self.mean = torch.tensor(CLIP_MEAN, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(CLIP_STD, device=self.device).view(1, 3, 1, 1)
+        self.mean = torch.tensor(preprocessing.mean, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(preprocessing.std, device=self.device).view(1, 3, 1, 1)
 
     def __call__(self, encoded: list[torch.Tensor], keys: list[str], shard: str) -> torch.Tensor:
         decoded = self._decode(encoded, keys, shard)
@@ -67,11 +84,23 @@ class DevicePreprocess:
 
     def _resize(self, image: torch.Tensor) -> torch.Tensor:
         """(1, 3, H, W) 0..255 -> (1, 3, S, S) 0..255 integers, two separable passes as PIL does."""
-        for size in ((image.shape[-2], self.size), (self.size, self.size)):  # width, then height
+        height, width = self._target(*image.shape[-2:])
+        for size in ((image.shape[-2], width), (height, width)):  # width, then height
             if tuple(image.shape[-2:]) != size:
-                image = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False)
+                image = F.interpolate(image, size=size, mode=self.mode, antialias=True, align_corners=False)
                 image = image.round_().clamp_(0, 255)  # PIL stores each pass in 8 bits
+        if self.crop:  # torchvision's CenterCrop: offsets rounded from the halves
+            top, left = round((height - self.size) / 2), round((width - self.size) / 2)
+            image = image[..., top : top + self.size, left : left + self.size]
         return image
+
+    def _target(self, height: int, width: int) -> tuple[int, int]:
+        """The size before the crop: S x S, or the shorter side to S (torchvision's Resize(S) rule)."""
+        if not self.crop:
+            return self.size, self.size
+        if height <= width:
+            return self.size, int(self.size * width / height)
+        return int(self.size * height / width), self.size
 
     def _decode(self, encoded: list[torch.Tensor], keys: list[str], shard: str) -> list[torch.Tensor]:
         with warnings.catch_warnings():

@@ -80,7 +80,7 @@ def load_split(root: Path, split: str, image_size: int) -> tuple[torch.Tensor, t
 
 @cache
 def caption_ids(caption: str) -> tuple[int, ...]:
-    from cnclip_eval.text import tokenize_ids
+    from cnclip_eval.models.cnclip_text import tokenize_ids
 
     ids, _ = tokenize_ids([caption])
     return tuple(ids[0])
@@ -139,6 +139,7 @@ def zero_shot_accuracy(
     model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, language: str
 ) -> float:
     """Top-1 on ``images`` with the evaluation templates (``demo-zh`` / ``demo-en``), as the harness does."""
+    from cnclip_eval.models.cnclip_towers import loaded
     from cnclip_eval.text import TextEncoder, classifier_from_prompts
 
     if language == "zh":
@@ -148,7 +149,12 @@ def zero_shot_accuracy(
     was_training = model.training
     model.eval()
     classifier = classifier_from_prompts(
-        TextEncoder(model), [[t.format(c=n) for t in templates] for n in names]
+        TextEncoder(
+            loaded(
+                model, model_id="training", arch=ARCH, image_size=shapes.IMAGE_SIZE, weights_id="", source=""
+            )
+        ),
+        [[t.format(c=n) for t in templates] for n in names],
     )
     features = torch.cat([F.normalize(model.encode_image(b), dim=-1) for b in images.split(256)])
     model.train(was_training)

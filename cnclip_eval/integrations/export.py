@@ -112,7 +112,7 @@ def export_clip_benchmark(request: ExportRequest) -> list[ExportedMethod]:
             request.model, request.arch, request.model_cache_dir, request.seed, device, request.use_modelscope
         )
     )
-    encoder = TextEncoder(model.module, device, request.text_batch_size)
+    encoder = TextEncoder(model, device, request.text_batch_size)
     cache = ClassifierCache(Path(request.cache_dir or default_cache_dir()))
     name = request.benchmark_name or dataset.name
     base_args = benchmark_base_args(request, dataset, model, name)

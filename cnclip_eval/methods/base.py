@@ -50,6 +50,7 @@ class MethodContext:
     weights_sha256: str | None
     options: dict[str, Any]  # this method's options, parsed and defaulted
     weights_id: str | None = None  # sha256 of the checkpoint, or the random-init id (see LoadedModel)
+    model_languages: tuple[str, ...] = ("zh",)  # what the model reads (texts are English without "zh")
 
 
 @dataclass
@@ -66,12 +67,16 @@ class Method(Protocol):
     def build(self, ctx: MethodContext) -> Classifier: ...
 
     # optional: cache_inputs(texts, options) -> dict, see MethodBase and method_cache_inputs
+    # optional: requires, the model capabilities it needs (cnclip_eval.models.base), see MethodBase
 
 
 class MethodBase:
     """Defaults for the optional parts of the contract."""
 
     options: tuple[Option, ...] = ()
+    # model capabilities the method needs (e.g. "text_input_embeddings"); a model without one is
+    # refused before any work (see refuse_missing_capabilities)
+    requires: tuple[str, ...] = ()
 
     def cache_inputs(self, texts: DatasetTexts, options: dict[str, Any]) -> dict[str, Any]:
         """What decides the classifier beyond the options, the texts and the files options name
@@ -83,6 +88,19 @@ def method_cache_inputs(method: Method, texts: DatasetTexts, options: dict[str, 
     """``method.cache_inputs`` where the method has one: plugins may implement only ``build``."""
     hook = getattr(method, "cache_inputs", None)
     return hook(texts, options) if hook is not None else {}
+
+
+def refuse_missing_capabilities(
+    methods: list[Method], model: str, family: str, capabilities: frozenset[str] | set[str]
+) -> None:
+    """One line naming the method and the capability where ``model`` lacks what a method needs."""
+    for method in methods:
+        missing = [c for c in getattr(method, "requires", ()) if c not in capabilities]
+        if missing:
+            raise UserError(
+                f"method {method.name!r} needs the model capability {missing[0].replace('_', ' ')!r}, "
+                f"which model {model} (family {family}) lacks"
+            )
 
 
 def resolve_options(method: Method, given: dict[str, Any]) -> dict[str, Any]:

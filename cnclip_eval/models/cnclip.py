@@ -15,6 +15,7 @@ import torch
 
 from cnclip_eval.errors import DownloadError, UserError
 from cnclip_eval.fileio import sha256_file, sha256_json
+from cnclip_eval.models import cnclip_towers as towers
 from cnclip_eval.models.arch import load_arch_config
 from cnclip_eval.models.base import LoadedModel, ModelIdentity, ModelRequest
 
@@ -48,7 +49,10 @@ def identity_of(request: ModelRequest, arch: str, checkpoint: Path | None) -> Mo
         if checkpoint is not None
         else f"random:{sha256_json(config)[:16]}:seed={request.seed}"
     )
-    return ModelIdentity(weights_id, arch, int(config["image_resolution"]))
+    size = int(config["image_resolution"])
+    return ModelIdentity(
+        weights_id, arch, towers.preprocessing(size), towers.LANGUAGES, towers.CAPABILITIES, towers.FAMILY
+    )
 
 
 def build(config: dict, seed: int) -> torch.nn.Module:
@@ -110,10 +114,10 @@ def from_config(
         weights_id = checkpoint_sha256(checkpoint)
     else:
         weights_id = f"random:{sha256_json(config)[:16]}:seed={request.seed}"
-    return LoadedModel(
+    return towers.loaded(
+        model.to(request.device),
         model_id=model_id,
         arch=arch,
-        module=model.to(request.device),
         image_size=int(config["image_resolution"]),
         weights_id=weights_id,
         source=source,

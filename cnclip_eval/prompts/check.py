@@ -95,7 +95,7 @@ def count_truncated(pack: PromptPack) -> tuple[dict[int, int], str | None]:
     try:
         from cn_clip.clip import _tokenizer  # noqa: F401  (tokenize_ids imports it lazily)
 
-        from cnclip_eval.text import tokenize_ids
+        from cnclip_eval.models.cnclip_text import tokenize_ids
     except ImportError as error:
         return {}, f"not checked: CN-CLIP's tokenizer is unavailable ({error})"
     truncated = {}

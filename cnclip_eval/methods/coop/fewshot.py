@@ -62,26 +62,27 @@ def augmented_features(model, images: list, seed: int, batch_size: int = 128):
     """
     from torchvision import transforms as T
 
-    from cnclip_eval.data.device_decode import CLIP_MEAN, CLIP_STD
-
+    preprocessing = model.preprocessing  # the model's own size and normalization
     augment = T.Compose(
         [
             T.Lambda(lambda image: image.convert("RGB")),
             T.RandomResizedCrop(
-                model.image_size, scale=AUGMENT_CROP_SCALE, interpolation=T.InterpolationMode.BICUBIC
+                preprocessing.size,
+                scale=AUGMENT_CROP_SCALE,
+                interpolation=T.InterpolationMode(preprocessing.interpolation),
             ),
             T.RandomHorizontalFlip(),
             T.ToTensor(),
-            T.Normalize(CLIP_MEAN, CLIP_STD),
+            T.Normalize(preprocessing.mean, preprocessing.std),
         ]
     )
-    device = next(model.module.parameters()).device
+    device = model.device
 
     @torch.inference_mode()
     def features(epoch: int) -> torch.Tensor:
         torch.manual_seed(seed * 100_003 + epoch)  # torchvision's random transforms use the global generator
         batch = torch.stack([augment(image) for image in images])
-        out = [model.module.encode_image(chunk.to(device)).float() for chunk in batch.split(batch_size)]
+        out = [model.encode_image(chunk.to(device)).float() for chunk in batch.split(batch_size)]
         return torch.cat(out).clone()  # a normal tensor: inference tensors cannot enter autograd
 
     return features
@@ -123,7 +124,7 @@ def train_from_args(args) -> dict:
         epoch_features = augmented_features(model, [decoded[k] for k in picked_keys], args.seed)
     torch.manual_seed(args.seed)
     context, log = train_context(
-        model.module,
+        model,
         dataset.classnames,
         images.features[picked].to(device),
         torch.from_numpy(images.labels[picked]).to(device),

@@ -20,6 +20,7 @@ def shipped_context(model_id: str, dataset: str) -> Path | None:
 
 class CoopContext(MethodBase):
     name = "coop"
+    requires = ("text_input_embeddings",)
     summary = (
         "CoOp learnable context vectors, trained few-shot with `cnclip-eval coop train` (arXiv 2109.01134)"
     )
@@ -53,12 +54,12 @@ class CoopContext(MethodBase):
             )
         context, meta = load_context(path)
         check_fit(path, meta, ctx)
-        model = ctx.encoder.model
+        model = ctx.encoder.model  # the LoadedModel: its text_input_embeddings capability
         with torch.inference_mode():
             features = encode_with_context(
                 model,
-                context.to(ctx.encoder.device),
-                name_token_ids(ctx.texts.classnames),
+                context.to(model.device),
+                name_token_ids(model, ctx.texts.classnames),
                 meta["recipe"]["position"],
             )
         return Classifier(

@@ -1,33 +1,43 @@
-"""CN-CLIP's text tower with learnable context vectors in place of some input embeddings.
+"""The text tower with learnable context vectors in place of some input embeddings, for any family.
 
-cn_clip's BERT has no ``inputs_embeds`` path, so the input embeddings are built here exactly as
-``BertEmbeddings`` builds them (word + position + token type -> LayerNorm -> dropout) and handed to
-its encoder with cn_clip's extended mask ``(1 - mask) * -10000``; the ``[CLS]`` output goes through
-``text_projection`` as in ``CLIP.encode_text``. Padding is masked: the public CoOp port to
-Chinese-CLIP did not converge until its text path honoured the mask.
+A prompt is ``prefix ctx_1 .. ctx_n <class name> suffix`` in the tower's word-embedding space
+(``prefix``/``suffix`` are the family's own, e.g. ``[CLS]``/``[SEP]``), padded with the embedding
+of the tokenizer's pad id and masked, then run through the model's ``text_input_embeddings``
+capability (:class:`cnclip_eval.models.base.TextEmbeddingInput`), which adds positions and pools as
+the family's ``encode_text`` does.
 """
 
 from __future__ import annotations
 
 import torch
 
+from cnclip_eval.errors import UserError
+from cnclip_eval.models.base import TEXT_INPUT_EMBEDDINGS, LoadedModel, TextEmbeddingInput
+
 POSITIONS = ("end", "middle", "front")
-CONTEXT_LENGTH = 52
 
 
-def name_token_ids(classnames: list[str]) -> list[list[int]]:
-    """Each class name's word-piece ids (no [CLS]/[SEP]), as cn_clip's tokenizer splits them."""
-    from cn_clip.clip import _tokenizer
+def embedding_input(model: LoadedModel) -> TextEmbeddingInput:
+    path = model.capabilities.get(TEXT_INPUT_EMBEDDINGS)
+    if path is None:
+        raise UserError(
+            f"CoOp needs the capability 'text input embeddings', which model {model.model_id} "
+            f"(family {model.family}) lacks"
+        )
+    return path
 
-    return [_tokenizer.convert_tokens_to_ids(_tokenizer.tokenize(name)) for name in classnames]
+
+def name_token_ids(model: LoadedModel, classnames: list[str]) -> list[list[int]]:
+    """Each class name's ids without special tokens, as the model's tokenizer splits them."""
+    return embedding_input(model).word_ids(classnames)
 
 
-def phrase_token_ids(phrase: str) -> list[int]:
-    return name_token_ids([phrase])[0]
+def phrase_token_ids(model: LoadedModel, phrase: str) -> list[int]:
+    return name_token_ids(model, [phrase])[0]
 
 
 def _layout(n_ctx: int, name_len: int, position: str) -> list[tuple[str, int, int]]:
-    """The segments after [CLS]: ("ctx", start, end) slices of the context or ("name", 0, len)."""
+    """The segments after the prefix: ("ctx", start, end) slices of the context or ("name", 0, len)."""
     if position == "end":
         return [("ctx", 0, n_ctx), ("name", 0, name_len)]
     if position == "front":
@@ -37,40 +47,34 @@ def _layout(n_ctx: int, name_len: int, position: str) -> list[tuple[str, int, in
 
 
 def encode_with_context(
-    model, context: torch.Tensor, names: list[list[int]], position: str = "end"
+    model: LoadedModel, context: torch.Tensor, names: list[list[int]], position: str = "end"
 ) -> torch.Tensor:
     """(C, D) text features (not normalized) of every class with ``context`` inserted.
 
-    ``context`` is (n_ctx, H), shared by all classes, or (C, n_ctx, H), one per class; H is BERT's
-    hidden size. Gradients flow into ``context`` only when the caller enables them.
+    ``context`` is (n_ctx, H), shared by all classes, or (C, n_ctx, H), one per class; H is the
+    tower's word-embedding width. Gradients flow into ``context`` only when the caller enables them.
     """
-    from cn_clip.clip import _tokenizer
+    path = embedding_input(model)
+    device = model.device
 
-    bert = model.bert
-    embeddings = bert.embeddings
-    word = embeddings.word_embeddings
-    device = word.weight.device
-    cls_id, sep_id = _tokenizer.vocab["[CLS]"], _tokenizer.vocab["[SEP]"]
+    def embed(ids: list[int]) -> torch.Tensor:
+        return path.embed(torch.tensor(ids, dtype=torch.long, device=device))  # (len, H)
+
     n_ctx = context.shape[-2]
-    rows, lengths = [], []
+    room = model.tokenizer.context_length - len(path.prefix_ids) - len(path.suffix_ids) - n_ctx
+    prefix, suffix = embed(path.prefix_ids), embed(path.suffix_ids)
+    rows = []
     for c, ids in enumerate(names):
         ctx = context[c] if context.dim() == 3 else context  # (n_ctx, H)
-        ids = ids[: max(CONTEXT_LENGTH - 2 - n_ctx, 0)]  # the context wins; long names are cut
-        name = word(torch.tensor(ids, dtype=torch.long, device=device))  # (len, H)
-        pieces = [word(torch.tensor([cls_id], device=device))]
-        for kind, start, end in _layout(n_ctx, len(ids), position):
+        name = embed(ids[: max(room, 0)])  # the context wins; long names are cut
+        pieces = [prefix]
+        for kind, start, end in _layout(n_ctx, name.shape[0], position):
             pieces.append(ctx[start:end] if kind == "ctx" else name)
-        pieces.append(word(torch.tensor([sep_id], device=device)))
-        row = torch.cat(pieces)  # (L_c, H)
-        rows.append(row)
-        lengths.append(row.shape[0])
-    longest = max(lengths)
-    pad = word(torch.zeros(1, dtype=torch.long, device=device))  # [PAD] is id 0
+        pieces.append(suffix)
+        rows.append(torch.cat(pieces))  # (L_c, H)
+    lengths = [row.shape[0] for row in rows]
+    longest = model.tokenizer.context_length if model.tokenizer.pad_to_context else max(lengths)
+    pad = embed([model.tokenizer.pad_id])  # (1, H)
     inputs = torch.stack([torch.cat([r, pad.expand(longest - len(r), -1)]) for r in rows])  # (C, L, H)
     mask = torch.tensor([[1] * n + [0] * (longest - n) for n in lengths], device=device)  # (C, L)
-    positions = embeddings.position_embeddings(torch.arange(longest, device=device))  # (L, H)
-    token_types = embeddings.token_type_embeddings(torch.zeros(longest, dtype=torch.long, device=device))
-    hidden = embeddings.dropout(embeddings.LayerNorm(inputs + positions + token_types))  # (C, L, H)
-    extended = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * -10000.0  # (C, 1, 1, L)
-    output = bert.encoder(hidden, extended, head_mask=[None] * bert.config.num_hidden_layers)[0]
-    return output[:, 0, :] @ model.text_projection  # (C, D): [CLS] pooled as in encode_text
+    return path.encode(inputs, mask)  # (C, D)

@@ -16,7 +16,13 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from cnclip_eval.methods.coop.text_path import encode_with_context, name_token_ids, phrase_token_ids
+from cnclip_eval.methods.coop.text_path import (
+    embedding_input,
+    encode_with_context,
+    name_token_ids,
+    phrase_token_ids,
+)
+from cnclip_eval.models.base import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +51,16 @@ class Recipe:
         return asdict(self)
 
 
-def initial_context(model, recipe: Recipe, num_classes: int, generator: torch.Generator) -> torch.Tensor:
-    hidden = model.bert.config.hidden_size
+def initial_context(
+    model: LoadedModel, recipe: Recipe, num_classes: int, generator: torch.Generator
+) -> torch.Tensor:
+    path = embedding_input(model)
     if recipe.init:
-        ids = phrase_token_ids(recipe.init.replace("…", "").replace("...", ""))
+        ids = phrase_token_ids(model, recipe.init.replace("…", "").replace("...", ""))
         with torch.no_grad():
-            context = model.bert.embeddings.word_embeddings(torch.tensor(ids)).clone()  # (n_ctx, H)
+            context = path.embed(torch.tensor(ids, device=model.device)).clone()  # (n_ctx, H)
     else:
-        context = torch.randn(recipe.n_ctx, hidden, generator=generator) * 0.02
+        context = (torch.randn(recipe.n_ctx, path.hidden_size, generator=generator) * 0.02).to(model.device)
     if recipe.csc:
         context = context.unsqueeze(0).repeat(num_classes, 1, 1)  # (C, n_ctx, H)
     return context
@@ -65,7 +73,7 @@ def learning_rate(recipe: Recipe, epoch: int, epochs: int) -> float:
 
 
 def train_context(
-    model,
+    model: LoadedModel,
     classnames: list[str],
     features: torch.Tensor,
     labels: torch.Tensor,
@@ -80,15 +88,15 @@ def train_context(
     Accuracy is always measured on the un-augmented ``features``.
     """
     generator = torch.Generator().manual_seed(recipe.seed)
-    model.eval()  # the frozen towers must not use dropout
-    for parameter in model.parameters():
+    model.module.eval()  # the frozen towers must not use dropout
+    for parameter in model.module.parameters():
         parameter.requires_grad_(False)
-    names = name_token_ids(classnames)
+    names = name_token_ids(model, classnames)
     context = torch.nn.Parameter(initial_context(model, recipe, len(classnames), generator))
     optimizer = torch.optim.SGD(
         [context], lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
     )
-    scale = model.logit_scale.exp().detach()
+    scale = embedding_input(model).logit_scale
     features = F.normalize(features.float(), dim=-1)  # (N, D)
     device = features.device
     epochs = recipe.epochs_for(shots)
