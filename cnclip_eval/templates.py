@@ -6,6 +6,7 @@
 * ``cnclip-imagenet``: CN-CLIP's 80 ImageNet templates (``imagenet_zeroshot_templates``)
 * ``cnclip-<kind>``: CN-CLIP's per-dataset ELEVATER templates (``cars``, ``flower``, ``food``, ...)
 * ``single``: ``{c}的照片``
+* ``demo-zh``, ``demo-en``: the demo-shapes dataset's templates (``cnclip_eval.demo.captions``)
 * or a path to a text file with one ``{c}`` template per line.
 """
 
@@ -56,6 +57,16 @@ TEMPLATE_SETS.add(
 TEMPLATE_SETS.add("cnclip183", lambda: _cnclip_cvinw("openai_templates"), "CN-CLIP's 183 general templates")
 TEMPLATE_SETS.add("cnclip-imagenet", _cnclip_imagenet, "CN-CLIP's 80 ImageNet templates")
 TEMPLATE_SETS.add("single", lambda: ["{c}的照片"], "one template: {c}的照片")
+TEMPLATE_SETS.add(
+    "demo-zh",
+    "cnclip_eval.demo.captions:templates_zh",
+    "8 Chinese templates for demo-shapes (unseen in training)",
+)
+TEMPLATE_SETS.add(
+    "demo-en",
+    "cnclip_eval.demo.captions:templates_en",
+    "6 English templates for demo-shapes (unseen in training)",
+)
 for _kind in (
     "aircraft",
     "caltech101",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnclip_eval.data.catalog import _ALIASES, CLASSNAMES_DIR, DATASETS, find_spec
+from cnclip_eval.data.catalog import CLASSNAMES_DIR, DATASETS, find_spec
 from cnclip_eval.data.elevater import CLIP_BENCHMARK_SOURCES
 from cnclip_eval.metrics import METRICS
 from cnclip_eval.templates import resolve_templates
@@ -30,8 +30,9 @@ def test_spec(name):
 
 
 def test_aliases_are_unique_and_resolve():
-    assert not set(_ALIASES) & set(NAMES)
-    for alias, name in _ALIASES.items():
+    aliases = DATASETS.aliases()
+    assert not set(aliases) & set(NAMES)
+    for alias, name in aliases.items():
         assert find_spec(alias).name == name
 
 

@@ -52,7 +52,31 @@ def dataset_rows() -> list[list]:
     return rows
 
 
+def model_rows() -> list[list]:
+    """Every registered model with its family, languages and source, then the family prefixes."""
+    from cnclip_eval.models import FAMILIES, MODELS, card_of
+
+    rows = []
+    for entry in MODELS.entries():
+        card = card_of(entry.name)
+        rows.append([entry.name, card.family, ", ".join(card.languages) or "?", card.source, card.summary])
+    for entry in FAMILIES.entries():
+        rows.append(
+            [f"{entry.name}:...", entry.name, "by model", "--model " + entry.name + ":...", entry.summary]
+        )
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.what == "models":
+        print(
+            tabulate(
+                model_rows(),
+                headers=["model", "family", "languages", "source", "description"],
+                tablefmt="github",
+            )
+        )
+        return 0
     if args.what == "datasets":
         print(
             tabulate(

@@ -1,90 +1,36 @@
 """The dataset catalog: one frozen spec per dataset, registered by name (and aliases).
 
-A spec says where the dataset's shards are by default, what its classes are called in Chinese and
-English (files in ``classnames/``, index = label), which templates and which metric it uses.
-``--data-root`` replaces the default source with local shards of the same layout.
+A spec (:class:`~cnclip_eval.data.spec.DatasetSpec`) says where the dataset's shards are by
+default, what its classes are called in Chinese and English (files in ``classnames/``, index =
+label), which templates and which metric it uses. ``--data-root`` replaces the default source with
+local shards of the same layout.
+
+Registration runs one way: this module imports the modules that define specs (``elevater``, the
+demo dataset) and registers them; they never import the catalog.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from cnclip_eval.data.layout import class_name_lines
-from cnclip_eval.errors import DataError
+from cnclip_eval.data import elevater
+from cnclip_eval.data.spec import CLASSNAMES_DIR, DatasetSpec, read_classname_file
+from cnclip_eval.demo import dataset as demo_dataset
 from cnclip_eval.registry import Registry
 
-CLASSNAMES_DIR = Path(__file__).parent / "classnames"
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    num_classes: int
-    source: str | None  # default shard source ("hf://...", URL); None: no public shards, use --data-root
-    classnames_zh: dict[str, str]  # variant -> file name in classnames/; the first is the default
-    classnames_en: str | None = None  # file name in classnames/
-    templates: str = "cnclip183"  # a template set name (cnclip_eval.templates); see cnclip_eval.protocol
-    templates_en: str = "en80"
-    task: str = "multiclass"  # multiclass | multilabel | binary
-    main_metric: str = "top1"
-    metrics: tuple[str, ...] = ("top1", "top5", "mean_per_class_recall")
-    splits: tuple[str, ...] = ("test",)
-    num_samples: dict[str, int] = field(default_factory=dict)  # split -> expected count
-    aliases: tuple[str, ...] = ()
-    notes: str = ""
-
-    @property
-    def default_variant(self) -> str:
-        return next(iter(self.classnames_zh))
-
-    def read_classnames(self, variant: str | None = None) -> list[str]:
-        variant = variant or self.default_variant
-        if variant not in self.classnames_zh:
-            raise DataError(
-                f"dataset {self.name!r} has no class-name list {variant!r}; its lists: {', '.join(self.classnames_zh)}"
-            )
-        return read_classname_file(CLASSNAMES_DIR / self.classnames_zh[variant], self.num_classes)
-
-    def read_classnames_en(self) -> list[str] | None:
-        if self.classnames_en is None:
-            return None
-        return read_classname_file(CLASSNAMES_DIR / self.classnames_en, self.num_classes)
-
-
-def read_classname_file(path: Path, expected: int | None = None) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such class-name file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: class-name file is not UTF-8 text") from None
-    names = class_name_lines(text, str(path))
-    if expected is not None and len(names) != expected:
-        raise DataError(
-            f"{path}: {len(names)} class names, expected {expected} (one per line, index = label)"
-        )
-    return names
-
-
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
-_ALIASES: dict[str, str] = {}
 
 
 def register(spec: DatasetSpec) -> DatasetSpec:
-    DATASETS.add(spec.name, spec, f"{spec.num_classes} classes, {spec.main_metric}")
-    for alias in spec.aliases:
-        _ALIASES[alias] = spec.name
+    DATASETS.add(spec.name, spec, f"{spec.num_classes} classes, {spec.main_metric}", spec.aliases)
     return spec
 
 
 def find_spec(name: str) -> DatasetSpec:
     """A spec by name or alias; unknown names list the valid ones."""
-    return DATASETS.get(_ALIASES.get(name, name))
+    return DATASETS.get(name)
 
 
 def is_catalog_name(name: str) -> bool:
-    return name in _ALIASES or name in DATASETS
+    return name in DATASETS
 
 
 register(
@@ -100,6 +46,7 @@ register(
         notes="ImageNet-1k val; Chinese names: CN-CLIP's label_cn (default) or the Wukong list",
     )
 )
+for _spec in (*elevater.SPECS, demo_dataset.SPEC):
+    register(_spec)
 
-from cnclip_eval.data import elevater  # noqa: E402,F401  (registers the ELEVATER specs)
-from cnclip_eval.demo import dataset as _demo  # noqa: E402,F401  (registers demo-shapes)
+__all__ = ["CLASSNAMES_DIR", "DATASETS", "DatasetSpec", "find_spec", "is_catalog_name", "read_classname_file"]

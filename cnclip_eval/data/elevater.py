@@ -20,7 +20,7 @@ others. CN-CLIP's other per-dataset sets stay named options (``--templates cncli
 
 from __future__ import annotations
 
-from cnclip_eval.data.catalog import DatasetSpec, register
+from cnclip_eval.data.spec import DatasetSpec
 from cnclip_eval.protocol import cnclip_templates
 
 # name, ELEVATER key (class-name files), classes, main metric, task, aliases
@@ -107,23 +107,23 @@ _METRICS = {
     "multilabel": ("map_11point", "mean_average_precision"),
 }
 
-for _name, _key, _classes, _metric, _task, _aliases in _ELEVATER:
-    register(
-        DatasetSpec(
-            name=_name,
-            num_classes=_classes,
-            source=CLIP_BENCHMARK_SOURCES.get(_name),
-            classnames_zh={"elevater": f"{_key}.zh.txt"},
-            classnames_en=f"{_key}.en.txt",
-            templates=cnclip_templates(_name),
-            task=_task,
-            main_metric=_metric,
-            metrics=tuple(dict.fromkeys((_metric, *_METRICS[_task]))),
-            aliases=tuple(a for a in (*_aliases, f"wds/{_aliases[0]}" if _aliases else None) if a),
-            notes=(
-                "ELEVATER label order; CLIP_benchmark's shards by default"
-                if _name in CLIP_BENCHMARK_SOURCES
-                else "ELEVATER label order; no public shards in that order: --data-root (see cnclip_eval.data.elevater)"
-            ),
-        )
+SPECS = [
+    DatasetSpec(
+        name=_name,
+        num_classes=_classes,
+        source=CLIP_BENCHMARK_SOURCES.get(_name),
+        classnames_zh={"elevater": f"{_key}.zh.txt"},
+        classnames_en=f"{_key}.en.txt",
+        templates=cnclip_templates(_name),
+        task=_task,
+        main_metric=_metric,
+        metrics=tuple(dict.fromkeys((_metric, *_METRICS[_task]))),
+        aliases=tuple(a for a in (*_aliases, f"wds/{_aliases[0]}" if _aliases else None) if a),
+        notes=(
+            "ELEVATER label order; CLIP_benchmark's shards by default"
+            if _name in CLIP_BENCHMARK_SOURCES
+            else "ELEVATER label order; no public shards in that order: --data-root (see cnclip_eval.data.elevater)"
+        ),
     )
+    for _name, _key, _classes, _metric, _task, _aliases in _ELEVATER
+]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnclip_eval.data.catalog import read_classname_file
+from cnclip_eval.data.spec import read_classname_file
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import sha256_json
 

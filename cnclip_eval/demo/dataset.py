@@ -5,8 +5,9 @@ with no extra step and every machine evaluates the same bytes. They are the ``te
 ``shapes.generate(seed=0)``; a test checks that regenerating them gives the same pixels, and
 ``python -m cnclip_eval.demo.dataset`` rewrites them.
 
-Importing this module registers the dataset (catalog) and the template sets ``demo-zh`` and
-``demo-en``; it is cheap (no image is read).
+This module defines the spec; :mod:`cnclip_eval.data.catalog` registers it, and
+:mod:`cnclip_eval.templates` the template sets ``demo-zh`` and ``demo-en`` (from
+:mod:`cnclip_eval.demo.captions`). Importing it is cheap (no image is read).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from cnclip_eval.data.catalog import DatasetSpec, register
+from cnclip_eval.data.spec import DatasetSpec
 from cnclip_eval.demo import shapes
-from cnclip_eval.templates import TEMPLATE_SETS
 
 log = logging.getLogger(__name__)
 
@@ -24,29 +24,16 @@ SHARDS_DIR = Path(__file__).parent / f"shapes-v{shapes.VERSION}"  # versioned: c
 DATA_SEED = 0
 NUM_TEST = 600
 
-TEMPLATE_SETS.add(
-    "demo-zh",
-    "cnclip_eval.demo.captions:templates_zh",
-    "8 Chinese templates for demo-shapes (unseen in training)",
-)
-TEMPLATE_SETS.add(
-    "demo-en",
-    "cnclip_eval.demo.captions:templates_en",
-    "6 English templates for demo-shapes (unseen in training)",
-)
-
-SPEC = register(
-    DatasetSpec(
-        name="demo-shapes",
-        num_classes=shapes.NUM_CLASSES,
-        source=str(SHARDS_DIR),
-        classnames_zh={"default": "demo-shapes.zh.txt"},
-        classnames_en="demo-shapes.en.txt",
-        templates="demo-zh",
-        templates_en="demo-en",
-        num_samples={"test": NUM_TEST},
-        notes="synthetic coloured shapes and patterns (20 classes) shipped with the package, for the demo model",
-    )
+SPEC = DatasetSpec(
+    name="demo-shapes",
+    num_classes=shapes.NUM_CLASSES,
+    source=str(SHARDS_DIR),
+    classnames_zh={"default": "demo-shapes.zh.txt"},
+    classnames_en="demo-shapes.en.txt",
+    templates="demo-zh",
+    templates_en="demo-en",
+    num_samples={"test": NUM_TEST},
+    notes="synthetic coloured shapes and patterns (20 classes) shipped with the package, for the demo model",
 )
 
 

@@ -1,58 +1,153 @@
-"""Model providers: a registry of functions ``ModelRequest -> LoadedModel``.
+"""Model providers: a registry of functions ``ModelRequest -> LoadedModel`` (see ``base``).
 
-``--model`` takes a registered name (``ViT-B-16``, ``tiny``, ...) or a checkpoint path (with
-``--arch VISION@TEXT``). Third-party providers register under the entry-point group
-``cnclip_eval.models``.
+``--model`` takes a registered name (``ViT-B-16``, ``tiny``, ``altclip``, ...), a family-prefixed
+name (``transformers:<repo id or folder>``, resolved by the ``FAMILIES`` registry), or a
+checkpoint path in CN-CLIP's format (with ``--arch VISION@TEXT``). Third-party providers register
+under the entry-point group ``cnclip_eval.models``, families under ``cnclip_eval.model_familys``.
+
+Registration imports nothing heavy: providers are built on first use (:class:`Deferred`), and each
+registered name carries a :class:`ModelCard` (family, languages, source) that ``ls models`` shows
+without importing torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from cnclip_eval.models.base import LoadedModel, ModelIdentity, ModelRequest
-from cnclip_eval.models.cnclip import identity_of, load_checkpoint, named_cnclip, small_config
-from cnclip_eval.registry import Registry
+from cnclip_eval.models.base import LoadedModel, ModelIdentity, ModelRequest  # torch-free
+from cnclip_eval.registry import Registry, _resolve
 
 ModelProvider = Callable[[ModelRequest], LoadedModel]
 MODELS: Registry[ModelProvider] = Registry("model")
+# "family:spec" names: the family's provider receives the request with the full name
+FAMILIES: Registry[ModelProvider] = Registry("model family")
 
-_PUBLISHED = {
+
+@dataclass(frozen=True)
+class ModelCard:
+    family: str  # cn_clip | transformers | open_clip | ...
+    languages: tuple[str, ...]  # the text languages it reads, most important first
+    source: str  # where the weights come from
+    summary: str
+
+
+CARDS: dict[str, ModelCard] = {}
+
+
+class Deferred:
+    """A provider made on first use by ``factory(*args)`` (``"module:attr"``): registering costs no import."""
+
+    def __init__(self, factory: str, *args: object) -> None:
+        self.factory, self.args = factory, args
+        self._provider: ModelProvider | None = None
+
+    def provider(self) -> ModelProvider:
+        if self._provider is None:
+            self._provider = _resolve(self.factory)(*self.args)
+        return self._provider
+
+    def __call__(self, request: ModelRequest) -> LoadedModel:
+        return self.provider()(request)
+
+    def identify(self, request: ModelRequest) -> ModelIdentity | None:
+        identify = getattr(self.provider(), "identify", None)
+        return identify(request) if identify is not None else None
+
+    def __eq__(self, other: object) -> bool:  # the registry accepts the same entry twice
+        return isinstance(other, Deferred) and (self.factory, self.args) == (other.factory, other.args)
+
+    def __hash__(self) -> int:
+        return hash((self.factory, self.args))
+
+
+def register_model(name: str, target: ModelProvider | str, card: ModelCard) -> None:
+    MODELS.add(name, target, card.summary)
+    CARDS[name] = card
+
+
+def card_of(name: str) -> ModelCard:
+    """A registered name's card; plugins without one get a card that says so."""
+    return CARDS.get(MODELS.canonical(name)) or ModelCard(
+        "(plugin)", (), "(plugin)", MODELS.entry(name).summary
+    )
+
+
+_CNCLIP_PUBLISHED = {
     "RN50": "ResNet-50 + RBT3, 77M parameters",
     "ViT-B-16": "ViT-B/16 + RoBERTa-wwm-ext-base, 188M parameters (default)",
     "ViT-L-14": "ViT-L/14 + RoBERTa-wwm-ext-base, 406M parameters",
     "ViT-L-14-336": "ViT-L/14 at 336px + RoBERTa-wwm-ext-base, 407M parameters",
     "ViT-H-14": "ViT-H/14 + RoBERTa-wwm-ext-large, 958M parameters",
 }
-for _name, _summary in _PUBLISHED.items():
-    MODELS.add(_name, named_cnclip(_name), f"CN-CLIP {_summary}")
-MODELS.add(
-    "tiny", small_config("tiny-vit@tiny-bert"), "tiny random CN-CLIP (32px ViT, 2-layer BERT) for tests"
+for _name, _summary in _CNCLIP_PUBLISHED.items():
+    register_model(
+        _name,
+        Deferred("cnclip_eval.models.cnclip:named_cnclip", _name),
+        ModelCard("cn_clip", ("zh",), "Hugging Face OFA-Sys (or ModelScope)", f"CN-CLIP {_summary}"),
+    )
+register_model(
+    "tiny",
+    Deferred("cnclip_eval.models.cnclip:small_config", "tiny-vit@tiny-bert"),
+    ModelCard(
+        "cn_clip", ("zh",), "random (--seed)", "tiny random CN-CLIP (32px ViT, 2-layer BERT) for tests"
+    ),
 )
-MODELS.add(
+register_model(
     "demo",
     "cnclip_eval.demo.model:provide",
-    "tiny CN-CLIP trained on synthetic shapes, shipped (a demonstration model, not CN-CLIP)",
+    ModelCard(
+        "cn_clip",
+        ("zh",),
+        "shipped",
+        "tiny CN-CLIP trained on synthetic shapes (a demonstration model, not CN-CLIP)",
+    ),
 )
-MODELS.add(
-    "random", small_config("tiny-vit@tiny-bert"), "random weights for any --arch (default tiny), for timing"
+register_model(
+    "random",
+    Deferred("cnclip_eval.models.cnclip:small_config", "tiny-vit@tiny-bert"),
+    ModelCard(
+        "cn_clip", ("zh",), "random (--seed)", "random weights for any --arch (default tiny), for timing"
+    ),
+)
+
+FAMILIES.add(
+    "transformers",
+    "cnclip_eval.models.hf_family:provide",
+    "transformers:<repo id or folder>: chinese_clip, altclip, clip or siglip by config.json's model_type",
 )
 
 DEFAULT_MODEL = "ViT-B-16"
+
+
+def family_of(name: str) -> str | None:
+    """The family prefix of a ``family:spec`` name, where it names a registered family."""
+    family, sep, rest = name.partition(":")
+    return family if sep and rest and family in FAMILIES else None
 
 
 def _is_checkpoint(request: ModelRequest) -> bool:
     looks_like_file = (
         Path(request.name).suffix in {".pt", ".pth", ".bin", ".ckpt"} or Path(request.name).is_file()
     )
-    return request.name not in MODELS and looks_like_file
+    return request.name not in MODELS and family_of(request.name) is None and looks_like_file
+
+
+def provider_of(request: ModelRequest) -> ModelProvider:
+    """The provider that loads ``request.name``: registered names first, then ``family:`` names."""
+    if request.name not in MODELS and (family := family_of(request.name)) is not None:
+        return FAMILIES.get(family)
+    return MODELS.get(request.name)
 
 
 def load_model(request: ModelRequest) -> LoadedModel:
-    """Resolve ``request.name`` (a registered name, else a checkpoint path) and load it."""
+    """Resolve ``request.name`` (a registered name, ``family:spec``, else a checkpoint path) and load it."""
     if _is_checkpoint(request):
+        from cnclip_eval.models.cnclip import load_checkpoint
+
         return load_checkpoint(request)
-    return MODELS.get(request.name)(request)
+    return provider_of(request)(request)
 
 
 def identify_model(request: ModelRequest) -> ModelIdentity | None:
@@ -66,19 +161,26 @@ def identify_model(request: ModelRequest) -> ModelIdentity | None:
     without it (a plugin) is loaded first, which costs what the run costs anyway.
     """
     if _is_checkpoint(request):
+        from cnclip_eval.models.cnclip import identity_of
+
         if not request.arch or not Path(request.name).is_file():
             return None  # load_checkpoint says what is wrong
         return identity_of(request, request.arch, Path(request.name))
-    identify = getattr(MODELS.get(request.name), "identify", None)
+    identify = getattr(provider_of(request), "identify", None)
     return identify(request) if identify is not None else None
 
 
 __all__ = [
-    "MODELS",
+    "CARDS",
     "DEFAULT_MODEL",
+    "FAMILIES",
+    "MODELS",
     "LoadedModel",
+    "ModelCard",
     "ModelIdentity",
     "ModelRequest",
+    "card_of",
     "identify_model",
     "load_model",
+    "register_model",
 ]

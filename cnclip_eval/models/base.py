@@ -46,9 +46,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
+if TYPE_CHECKING:  # annotations only: listing and registering models must not import torch
+    import torch
 
 TEXT_INPUT_EMBEDDINGS = "text_input_embeddings"  # capability: see TextEmbeddingInput
 RESIZE_RULES = ("squash", "shorter-side+center-crop")
