@@ -28,7 +28,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from cnclip_eval.errors import DataError, UnknownNameError
+from cnclip_eval.errors import DataError, UnknownNameError, UserError
 from cnclip_eval.models.base import Preprocessing
 
 CLIP_MEAN = Preprocessing.mean
@@ -68,11 +68,18 @@ class DevicePreprocess:
     model's ``preprocessing`` says."""
 
     def __init__(self, preprocessing: Preprocessing, device: torch.device) -> None:
+        if preprocessing.resize == "other":
+            raise UserError(
+                f"--decode torchvision cannot reproduce this model's preprocessing ({preprocessing.id}); "
+                "use --decode pil"
+            )
         self.size = preprocessing.size
         self.crop = preprocessing.resize == "shorter-side+center-crop"
         self.mode = preprocessing.interpolation
         if self.mode not in ("bicubic", "bilinear"):
-            raise ValueError(f"--decode torchvision: no device resize for {self.mode!r} interpolation")
+            raise UserError(
+                f"--decode torchvision: no device resize for {self.mode!r} interpolation; use --decode pil"
+            )
         self.device = torch.device(device)
         self.mean = torch.tensor(preprocessing.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(preprocessing.std, device=self.device).view(1, 3, 1, 1)

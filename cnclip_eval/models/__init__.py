@@ -112,6 +112,50 @@ register_model(
     ),
 )
 
+# Published transformers checkpoints, by a short name (the repo ids are those on the Hugging Face hub)
+_TRANSFORMERS_PUBLISHED = {
+    "cn-clip-hf-ViT-B-16": (
+        "OFA-Sys/chinese-clip-vit-base-patch16",
+        ("zh",),
+        "CN-CLIP ViT-B/16, transformers port",
+    ),
+    "cn-clip-hf-ViT-L-14": (
+        "OFA-Sys/chinese-clip-vit-large-patch14",
+        ("zh",),
+        "CN-CLIP ViT-L/14, transformers port",
+    ),
+    "cn-clip-hf-ViT-L-14-336": (
+        "OFA-Sys/chinese-clip-vit-large-patch14-336px",
+        ("zh",),
+        "CN-CLIP ViT-L/14 at 336px, transformers port",
+    ),
+    "cn-clip-hf-ViT-H-14": (
+        "OFA-Sys/chinese-clip-vit-huge-patch14",
+        ("zh",),
+        "CN-CLIP ViT-H/14, transformers port",
+    ),
+    "altclip": (
+        "BAAI/AltCLIP",
+        ("zh", "en"),
+        "AltCLIP: CLIP ViT-L/14 with an XLM-R text tower, Chinese + English",
+    ),
+    "altclip-m9": ("BAAI/AltCLIP-m9", ("zh", "en", "multi"), "AltCLIP-m9: AltCLIP for 9 languages"),
+    "clip-ViT-B-16": ("openai/clip-vit-base-patch16", ("en",), "OpenAI CLIP ViT-B/16 (English only)"),
+    "clip-ViT-B-32": ("openai/clip-vit-base-patch32", ("en",), "OpenAI CLIP ViT-B/32 (English only)"),
+    "clip-ViT-L-14": ("openai/clip-vit-large-patch14", ("en",), "OpenAI CLIP ViT-L/14 (English only)"),
+    "siglip-i18n-B-16-256": (
+        "google/siglip-base-patch16-256-multilingual",
+        ("zh", "en", "multi"),
+        "SigLIP ViT-B/16 at 256px, multilingual",
+    ),
+}
+for _name, (_repo, _languages, _summary) in _TRANSFORMERS_PUBLISHED.items():
+    register_model(
+        _name,
+        Deferred("cnclip_eval.models.hf_family:published", _repo),
+        ModelCard("transformers", _languages, f"Hugging Face {_repo}", _summary),
+    )
+
 FAMILIES.add(
     "transformers",
     "cnclip_eval.models.hf_family:provide",

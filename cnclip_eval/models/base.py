@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # annotations only: listing and registering models must not i
     import torch
 
 TEXT_INPUT_EMBEDDINGS = "text_input_embeddings"  # capability: see TextEmbeddingInput
-RESIZE_RULES = ("squash", "shorter-side+center-crop")
+# "other": a processor's rule the device path does not reproduce (--decode pil only)
+RESIZE_RULES = ("squash", "shorter-side+center-crop", "other")
 
 
 @dataclass(frozen=True)
