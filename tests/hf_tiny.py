@@ -103,3 +103,11 @@ def make_checkpoint(kind: str, folder: Path, seed: int = 0) -> Path:
     model.eval().save_pretrained(folder)
     processor_class(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
     return folder
+
+
+def hub_offline(monkeypatch) -> None:
+    """The Hugging Face hub answers as offline (no network attempt, no retries): huggingface_hub reads
+    $HF_HUB_OFFLINE once at import, so the constant it reads is patched."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)

@@ -21,7 +21,7 @@ from cnclip_eval.models import ModelRequest, identify_model, load_model
 from cnclip_eval.text import TextEncoder
 
 from conftest import CLASSNAMES_EN, make_dataset
-from hf_tiny import EN_TEMPLATES, KINDS, make_checkpoint
+from hf_tiny import EN_TEMPLATES, KINDS, hub_offline, make_checkpoint
 
 pytest.importorskip("transformers")
 
@@ -163,7 +163,7 @@ def test_a_folder_without_a_checkpoint_is_one_line(run_cli, tmp_path, bilingual_
 def test_offline_repo_is_one_line_naming_where_it_tried(run_cli, tmp_path, bilingual_dir, monkeypatch):
     from conftest import assert_clean_error
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub_offline(monkeypatch)
     code, _, err = run_cli(
         "--model", "altclip", "--model-cache-dir", tmp_path / "hub", "--dataset", bilingual_dir
     )

@@ -73,13 +73,24 @@ def test_seed_makes_random_init_deterministic():
 
 
 @pytest.mark.parametrize("name", MODELS.names())
-def test_every_registered_model_has_a_loadable_arch(name):
-    """Every provider's architecture builds (published weights are not downloaded here)."""
+def test_every_registered_model_has_a_loadable_arch(name, tmp_path, monkeypatch):
+    """Every provider's architecture builds (published weights are not downloaded here); a published
+    transformers checkpoint, which names its architecture in its own files, fails offline in one
+    error naming its repo."""
     from cn_clip.clip.utils import _MODEL_INFO
 
+    from cnclip_eval.errors import DownloadError
+    from cnclip_eval.models import card_of
     from cnclip_eval.models.arch import load_arch_config
 
-    if name in _MODEL_INFO:
+    from hf_tiny import hub_offline
+
+    if card_of(name).family == "transformers":
+        hub_offline(monkeypatch)
+        repo = card_of(name).source.removeprefix("Hugging Face ")
+        with pytest.raises(DownloadError, match=f"checkpoint {repo} from Hugging Face into {tmp_path}"):
+            load_model(ModelRequest(name, cache_dir=tmp_path))
+    elif name in _MODEL_INFO:
         config = load_arch_config(_MODEL_INFO[name]["struct"])
         assert config["image_resolution"] == _MODEL_INFO[name]["input_resolution"]
     else:

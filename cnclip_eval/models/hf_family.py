@@ -153,11 +153,14 @@ def load(request: ModelRequest, spec: str) -> LoadedModel:
     """The checkpoint ``spec`` (a repo id or a folder) as a :class:`LoadedModel` named ``request.name``."""
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
     from cnclip_eval.models import hf_towers as towers
 
     _refuse_arch(request)
     folder = fetch(spec, request.cache_dir)
+    # its per-tensor "Loading weights" bar would interleave with the harness's own progress and errors
+    transformers_logging.disable_progress_bar()
     config = read_config(folder)
     kind = towers.KINDS[config.model_type]
     identity = _identity(folder, config, image_processor := _image_processor(folder))

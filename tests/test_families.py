@@ -1,0 +1,119 @@
+"""Every registered method on a tiny model of every family: a unit-norm (C, D) classifier, or, where
+the method needs a capability the model lacks, a refusal naming both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnclip_eval.config import MethodSpec
+from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
+from cnclip_eval.engine import build_classifier, prepare_methods
+from cnclip_eval.errors import UserError
+from cnclip_eval.features import ClassifierCache
+from cnclip_eval.methods import METHODS
+from cnclip_eval.models import ModelRequest, load_model
+from cnclip_eval.text import TextEncoder
+
+from conftest import assert_clean_error
+from hf_tiny import KINDS, make_checkpoint
+
+# a tiny model of every family: cn_clip's registered "tiny", and a transformers checkpoint per kind
+FAMILY_MODELS = ["tiny", *(f"transformers-{kind}" for kind in KINDS)]
+
+
+@pytest.fixture(scope="module")
+def demo_shapes():
+    return resolve_dataset(DatasetRequest("demo-shapes"))
+
+
+@pytest.fixture(scope="module", params=FAMILY_MODELS)
+def family_model(request, tmp_path_factory):
+    if request.param == "tiny":
+        return load_model(ModelRequest("tiny"))
+    kind = request.param.removeprefix("transformers-")
+    folder = make_checkpoint(kind, tmp_path_factory.mktemp(kind))
+    return load_model(ModelRequest(f"transformers:{folder}"))
+
+
+def coop_context(model, dataset, folder: Path) -> Path:
+    """A context trained for ``model`` on random features (two epochs: only its shape matters here)."""
+    from cnclip_eval.fileio import sha256_json
+    from cnclip_eval.methods.coop.context_io import save_context
+    from cnclip_eval.methods.coop.train import Recipe, train_context
+
+    dim = model.encode_image(torch.zeros(1, 3, model.image_size, model.image_size)).shape[-1]
+    features = torch.nn.functional.normalize(torch.randn(2 * dataset.num_classes, dim), dim=-1)
+    labels = torch.arange(2 * dataset.num_classes) % dataset.num_classes
+    recipe = Recipe(n_ctx=2, epochs=2, batch_size=16)
+    context, log = train_context(model, dataset.classnames, features, labels, recipe, shots=2)
+    meta = {
+        "model_id": model.model_id,
+        "weights_id": model.weights_id,
+        "dataset": dataset.name,
+        "num_classes": dataset.num_classes,
+        "classnames_sha256": sha256_json(dataset.classnames),
+        "shots": 2,
+        "seed": 0,
+        "recipe": recipe.as_dict(),
+        "final_loss": log["losses"][-1],
+    }
+    return save_context(folder / "ctx.safetensors", context, meta)
+
+
+@pytest.mark.parametrize("method_name", METHODS.names())
+def test_every_method_gives_a_unit_norm_classifier_on_every_family(
+    method_name, family_model, demo_shapes, tmp_path
+):
+    method = METHODS.get(method_name)()
+    if any(c not in family_model.capabilities for c in getattr(method, "requires", ())):
+        with pytest.raises(UserError, match=rf"{family_model.model_id}|{family_model.family}"):
+            coop_context(family_model, demo_shapes, tmp_path)
+        return
+    options = (
+        {"context": str(coop_context(family_model, demo_shapes, tmp_path))} if method_name == "coop" else {}
+    )
+    [(spec, method, options)] = prepare_methods((MethodSpec(method_name, options=options),))
+    encoder = TextEncoder(family_model, "cpu", batch_size=16)
+    weights, _, _ = build_classifier(
+        family_model, demo_shapes, spec, method, options, encoder, ClassifierCache(tmp_path), "fp32"
+    )
+    dim = family_model.encode_image(
+        torch.zeros(1, 3, family_model.image_size, family_model.image_size)
+    ).shape[-1]
+    assert weights.shape == (demo_shapes.num_classes, dim)
+    assert torch.allclose(weights.norm(dim=-1), torch.ones(demo_shapes.num_classes), atol=1e-5)
+
+
+def test_a_method_needing_a_missing_capability_is_refused_up_front(run_cli, tmp_path, shard_dir, capsys):
+    """CoOp on CLIP (no inputs_embeds in its text tower): one line naming both, before any image."""
+    folder = make_checkpoint("clip", tmp_path / "clip")
+    capsys.readouterr()  # the checkpoint writer's progress bar
+    code, _, err = run_cli(
+        "--model", f"transformers:{folder}", "--dataset", shard_dir, "--classnames-en", shard_dir / "classnames.txt",
+        "--method", "coop", "--coop-context", tmp_path / "none.safetensors", "--output-dir", tmp_path / "out",
+    )  # fmt: skip
+    assert_clean_error(code, err, "'coop'", "text input embeddings", f"transformers:{folder}", "transformers")
+    assert not (tmp_path / "cache" / "features").exists()  # refused before any image was encoded
+
+
+@pytest.mark.parametrize("kind", ["chinese_clip", "altclip"])
+def test_coop_text_path_without_context_equals_encode_text(kind, tmp_path):
+    """The inputs_embeds path reproduces get_text_features: an empty context gives the class names'
+    own features, so CoOp runs the same tower the baseline does."""
+    from cnclip_eval.methods.coop.text_path import encode_with_context, name_token_ids
+
+    model = load_model(ModelRequest(f"transformers:{make_checkpoint(kind, tmp_path / kind)}"))
+    names = ["红色的圆形", "蓝色的方块", "black and white checks"]
+    hidden = model.capabilities["text_input_embeddings"].hidden_size
+    with torch.no_grad():
+        ours = encode_with_context(model, torch.zeros(0, hidden), name_token_ids(model, names))
+        ids, _ = model.tokenizer(names)
+        tokens = torch.full((len(ids), max(map(len, ids))), model.tokenizer.pad_id)
+        mask = torch.zeros_like(tokens)
+        for row, tokens_row in enumerate(ids):
+            tokens[row, : len(tokens_row)], mask[row, : len(tokens_row)] = torch.tensor(tokens_row), 1
+        theirs = model.module.get_text_features(input_ids=tokens, attention_mask=mask).pooler_output
+    assert torch.max(torch.abs(ours - theirs)).item() < 1e-5
