@@ -111,3 +111,89 @@ def hub_offline(monkeypatch) -> None:
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def cnclip_to_transformers(
+    state: dict[str, torch.Tensor], layers: tuple[int, int]
+) -> dict[str, torch.Tensor]:
+    """A cn_clip ViT ``CLIP`` state dict in ``ChineseCLIPModel``'s layout (the key mapping written out:
+    transformers no longer ships its conversion script). ``layers``: (vision, text) layer counts.
+
+    The BERT tower has the same names under ``text_model.``; the ViT's fused ``in_proj`` splits into
+    q/k/v, and the projections, applied as ``x @ proj`` by cn_clip, become ``nn.Linear`` weights (transposed).
+    """
+    out = {"logit_scale": state["logit_scale"], "text_projection.weight": state["text_projection"].T}
+    out.update({f"text_model.{k[len('bert.') :]}": v for k, v in state.items() if k.startswith("bert.")})
+    visual = {
+        "embeddings.class_embedding": "class_embedding",
+        "embeddings.patch_embedding.weight": "conv1.weight",
+        "embeddings.position_embedding.weight": "positional_embedding",
+        "pre_layrnorm.weight": "ln_pre.weight",  # sic: transformers' name
+        "pre_layrnorm.bias": "ln_pre.bias",
+        "post_layernorm.weight": "ln_post.weight",
+        "post_layernorm.bias": "ln_post.bias",
+    }
+    out.update({f"vision_model.{ours}": state[f"visual.{theirs}"] for ours, theirs in visual.items()})
+    out["visual_projection.weight"] = state["visual.proj"].T
+    per_layer = {
+        "self_attn.out_proj": "attn.out_proj",
+        "layer_norm1": "ln_1",
+        "layer_norm2": "ln_2",
+        "mlp.fc1": "mlp.c_fc",
+        "mlp.fc2": "mlp.c_proj",
+    }
+    for i in range(layers[0]):
+        ours, theirs = f"vision_model.encoder.layers.{i}", f"visual.transformer.resblocks.{i}"
+        for part in ("weight", "bias"):
+            q, k, v = state[f"{theirs}.attn.in_proj_{part}"].chunk(3)
+            out.update({f"{ours}.self_attn.q_proj.{part}": q, f"{ours}.self_attn.k_proj.{part}": k})
+            out[f"{ours}.self_attn.v_proj.{part}"] = v
+            for new, old in per_layer.items():
+                out[f"{ours}.{new}.{part}"] = state[f"{theirs}.{old}.{part}"]
+    return out
+
+
+def convert_cnclip_checkpoint(loaded, arch_config: dict, folder: Path) -> Path:
+    """A loaded cn_clip ViT model saved as a transformers ``chinese_clip`` checkpoint with a processor
+    that does what cn_clip's ``image_transform`` does (PIL bicubic squash, CLIP mean/std) and cn_clip's
+    tokenizer (its vocabulary, context 52)."""
+    import cn_clip.clip
+    import transformers as tf
+
+    c = arch_config
+    config = tf.ChineseCLIPConfig(
+        text_config=dict(
+            vocab_size=c["vocab_size"],
+            hidden_size=c["text_hidden_size"],
+            num_hidden_layers=c["text_num_hidden_layers"],
+            num_attention_heads=c["text_num_attention_heads"],
+            intermediate_size=c["text_intermediate_size"],
+            max_position_embeddings=c["text_max_position_embeddings"],
+            type_vocab_size=c["text_type_vocab_size"],
+            hidden_act=c["text_hidden_act"],
+        ),
+        vision_config=dict(
+            hidden_size=c["vision_width"],
+            num_hidden_layers=c["vision_layers"],
+            num_attention_heads=c["vision_width"] // c["vision_head_width"],
+            intermediate_size=4 * c["vision_width"],  # cn_clip's ViT MLP ratio
+            image_size=c["image_resolution"],
+            patch_size=c["vision_patch_size"],
+        ),
+        projection_dim=c["embed_dim"],
+    )
+    model = tf.ChineseCLIPModel(config)
+    state = cnclip_to_transformers(
+        loaded.module.state_dict(), (c["vision_layers"], c["text_num_hidden_layers"])
+    )
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and all("position_ids" in k for k in missing), (missing, unexpected)
+    model.eval().save_pretrained(folder)
+    size = c["image_resolution"]
+    image_processor = tf.ChineseCLIPImageProcessorPil(
+        size={"height": size, "width": size}, do_center_crop=False
+    )
+    vocab = Path(cn_clip.clip.__file__).parent / "vocab.txt"
+    tokenizer = tf.BertTokenizer(vocab=str(vocab), model_max_length=52)
+    tf.ChineseCLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
