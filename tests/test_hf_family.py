@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -192,3 +193,32 @@ def test_a_cn_clip_checkpoint_converted_to_transformers_predicts_the_same(
     cosines_mine, cosines_theirs = mine / tiny_model.logit_scale, theirs / converted.logit_scale
     assert torch.max(torch.abs(cosines_mine - cosines_theirs)).item() < 1e-3
     assert torch.equal(mine.argmax(1), theirs.argmax(1))
+
+
+def test_an_english_only_model_is_evaluated_and_labelled_with_english_names(
+    run_cli, bilingual_dir, tmp_path, capsys
+):
+    """CLIP reads English: it gets the English names and templates, its result records
+    texts_language "en", and the leaderboard row says "(English names)"."""
+    folder = make_checkpoint("clip", tmp_path / "clip")
+    capsys.readouterr()
+    out = tmp_path / "results"
+    code, _, err = run_cli(
+        "--model", f"transformers:{folder},tiny", "--dataset", bilingual_dir,
+        "--classnames-en", bilingual_dir / "classnames_en.txt", "--templates-en", bilingual_dir / "templates_en.txt",
+        "--output-dir", out, "--num-workers", "0", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    records = {
+        r["provenance"]["model"]["family"]: r
+        for r in map(json.loads, map(Path.read_text, out.glob("*.json")))
+    }
+    assert records["transformers"]["provenance"]["texts_language"] == "en"
+    assert records["cn_clip"]["provenance"]["texts_language"] == "zh"
+    assert records["transformers"]["provenance"]["image_preprocessing"]["id"].startswith(
+        "transformers.CLIPImage"
+    )
+    code, board, err = run_cli("leaderboard", out)
+    assert code == 0, err
+    assert f"transformers:{folder} (English names)" in board
+    assert "| tiny " in board and "tiny (English names)" not in board

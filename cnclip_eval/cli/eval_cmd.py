@@ -57,7 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Chinese class names: a variant of the catalog list "
         "(imagenet1k: cnclip, wukong) or a file with one name per line",
     )
-    data.add_argument("--classnames-en", help="English class names file (one per line), for bilingual")
+    data.add_argument(
+        "--classnames-en",
+        help="English class names file (one per line), for bilingual and English-only models",
+    )
     data.add_argument(
         "--templates", help="template set (see `cnclip-eval ls templates`) or a file of {c} templates"
     )

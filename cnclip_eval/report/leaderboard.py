@@ -45,6 +45,9 @@ class Cell:
     delta: float | None = None  # against the same model's baseline method, same dataset
     test: stats.PairedTest | None = None
     protocol: str | None = None  # "cnclip" | "custom"; None for results written before it was recorded
+    # the language of the class names and templates: "en" for a model that reads only English (an
+    # upper bound on CLIP plus translation); None for results written before it was recorded
+    texts_language: str | None = None
 
     @property
     def significant(self) -> bool:
@@ -69,6 +72,16 @@ class Row:
         """The cells' protocol when they share one ("cnclip", "custom"), else "mixed"; "?" if unrecorded."""
         found = {c.protocol or "?" for c in self.cells.values()}
         return found.pop() if len(found) == 1 else "mixed"
+
+    @property
+    def english_names(self) -> bool:
+        """Every cell was evaluated with English class names and templates (an English-only model)."""
+        return bool(self.cells) and all(c.texts_language == "en" for c in self.cells.values())
+
+    @property
+    def label(self) -> str:
+        """The model as tables show it: English-name rows say so."""
+        return f"{self.model} (English names)" if self.english_names else self.model
 
 
 @dataclass(frozen=True)
@@ -196,7 +209,14 @@ def build_leaderboard(
             if mine is not None and theirs is not None:
                 test = stats.compare(metric, theirs, mine, resamples, seed)
         cells.setdefault((model, method), {})[dataset] = Cell(
-            score, metric, record.n_samples, interval, delta, test, record.protocol
+            score,
+            metric,
+            record.n_samples,
+            interval,
+            delta,
+            test,
+            record.protocol,
+            record.provenance.get("texts_language"),
         )
 
     ranks_by_dataset = {

@@ -28,7 +28,7 @@ def plot_deltas(board: Leaderboard, path: Path) -> Path:
         cells = [row.cells.get(d) for d in board.datasets]
         heights = [100 * c.delta if c is not None and c.delta is not None else 0.0 for c in cells]
         bars = axes.bar(
-            positions + (i - (len(rows) - 1) / 2) * width, heights, width, label=f"{row.model} / {row.method}"
+            positions + (i - (len(rows) - 1) / 2) * width, heights, width, label=f"{row.label} / {row.method}"
         )
         for bar, cell in zip(bars, cells):
             if cell is None or not cell.significant:

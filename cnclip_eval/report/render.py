@@ -55,7 +55,7 @@ def _headers(board: Leaderboard) -> list[str]:
 def _row_values(board: Leaderboard, cell_text: Callable[[Cell | None], str]) -> list[list[str]]:
     return [
         [
-            row.model,
+            row.label,
             row.method,
             *(cell_text(row.cells.get(d)) for d in board.datasets),
             points(row.mean),
@@ -202,6 +202,7 @@ def to_json(board: Leaderboard) -> dict:
         "rows": [
             {
                 "model": row.model,
+                "english_names": row.english_names,
                 "method": row.method,
                 "mean": row.mean,
                 "mean_delta": row.mean_delta,
