@@ -35,7 +35,7 @@ from cnclip_eval.image_features import (
     feature_cache_for,
 )
 from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, MethodContext
-from cnclip_eval.methods.base import refuse_missing_capabilities, resolve_options
+from cnclip_eval.methods.base import refuse_for_model, refuse_missing_capabilities, resolve_options
 from cnclip_eval.metrics import compute_metrics
 from cnclip_eval.models import LoadedModel, ModelIdentity, ModelRequest, identify_model, load_model
 from cnclip_eval.models.base import reads_chinese
@@ -165,12 +165,13 @@ def evaluate(
 def check_model_fits(
     identity: ModelIdentity, model_name: str, methods: list, datasets: list[ResolvedDataset]
 ) -> None:
-    """Refuse, before any work, a method needing a capability the model lacks, and an English-only
-    model on a dataset without English class names."""
+    """Refuse, before any work, a method needing a capability the model lacks or texts in a language
+    it does not read, and an English-only model on a dataset without English class names."""
     if identity.capabilities is not None:
         refuse_missing_capabilities(
             [method for _, method, _ in methods], model_name, identity.family, identity.capabilities
         )
+    refuse_for_model(methods, model_name, identity.family, identity.languages)
     for dataset in datasets:
         dataset_texts(dataset, None, identity.languages, model_name)
 

@@ -14,6 +14,7 @@ from cnclip_eval.engine import build_classifier, prepare_methods
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import ClassifierCache
 from cnclip_eval.methods import METHODS
+from cnclip_eval.methods.base import refuse_for_model
 from cnclip_eval.models import ModelRequest, load_model
 from cnclip_eval.text import TextEncoder
 
@@ -68,13 +69,21 @@ def test_every_method_gives_a_unit_norm_classifier_on_every_family(
     method_name, family_model, demo_shapes, tmp_path
 ):
     method = METHODS.get(method_name)()
+    english_only = "zh" not in family_model.languages
+    options = {"lang": "en"} if method_name == "llm" and english_only else {}  # the English pack
+    if method.refuses(options, family_model.languages):  # Chinese-only texts for an English-only model
+        assert english_only and method_name in {"bilingual", "waffle"}
+        with pytest.raises(
+            UserError, match=f"method '{method_name}' cannot run on model {family_model.model_id}"
+        ):
+            refuse_for_model([(None, method, options)], family_model.model_id, family_model.family, ("en",))
+        return
     if any(c not in family_model.capabilities for c in getattr(method, "requires", ())):
         with pytest.raises(UserError, match=rf"{family_model.model_id}|{family_model.family}"):
             coop_context(family_model, demo_shapes, tmp_path)
         return
-    options = (
-        {"context": str(coop_context(family_model, demo_shapes, tmp_path))} if method_name == "coop" else {}
-    )
+    if method_name == "coop":
+        options = {"context": str(coop_context(family_model, demo_shapes, tmp_path))}
     [(spec, method, options)] = prepare_methods((MethodSpec(method_name, options=options),))
     encoder = TextEncoder(family_model, "cpu", batch_size=16)
     weights, _, _ = build_classifier(

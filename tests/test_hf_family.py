@@ -222,3 +222,29 @@ def test_an_english_only_model_is_evaluated_and_labelled_with_english_names(
     assert code == 0, err
     assert f"transformers:{folder} (English names)" in board
     assert "| tiny " in board and "tiny (English names)" not in board
+
+
+@pytest.mark.parametrize("kind", ["altclip", "siglip"])  # a bilingual one; one English-only and padded
+def test_export_of_a_transformers_model_gives_our_accuracy_in_clip_benchmark(
+    kind, run_cli, bilingual_dir, tmp_path, capsys
+):
+    """``cnclip-eval export`` for another family: CLIP_benchmark, given the exported prompts (it
+    encodes them itself through our plugin) or the exported classifier, scores as we do."""
+    from test_clip_benchmark_plugin import assert_same_metrics, our_metrics
+    from test_export import exported_commands, run_exported
+
+    folder = make_checkpoint(kind, tmp_path / kind)
+    capsys.readouterr()
+    args = ["--dataset", bilingual_dir, "--model", f"transformers:{folder}"]
+    args += [
+        "--classnames-en",
+        bilingual_dir / "classnames_en.txt",
+        "--templates-en",
+        bilingual_dir / "templates_en.txt",
+    ]
+    code, stdout, stderr = run_cli("export", *args, "--method", "baseline", "--out", tmp_path / "cb")
+    assert code == 0, stderr
+    from_prompts, from_classifier = exported_commands(stdout)
+    ours = our_metrics(run_cli, tmp_path, *args)
+    assert_same_metrics(run_exported(from_prompts), ours)
+    assert_same_metrics(run_exported(from_classifier), ours)

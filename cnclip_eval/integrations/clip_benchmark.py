@@ -16,9 +16,12 @@ built before or after sees it) and is safe to call any number of times.
 * ``--model VISION@TEXT --pretrained random``: random weights (seed 0), for timing only.
 
 Loading goes through :func:`cnclip_eval.models.load_model`, so the model is the same fp32 module
-that ``cnclip-eval`` evaluates. Its ``encode_image`` / ``encode_text`` are cn_clip's own; the
-tokenizer is ``cn_clip.clip.tokenize`` (context 52) and the transform cn_clip's ``image_transform``
-at the model's resolution (squash resize, no center crop).
+that ``cnclip-eval`` evaluates. For a CN-CLIP model its ``encode_image`` / ``encode_text`` are
+cn_clip's own; the tokenizer is ``cn_clip.clip.tokenize`` (context 52) and the transform cn_clip's
+``image_transform`` at the model's resolution (squash resize, no center crop). Any other family
+(``--model transformers:...``, ``--model altclip``) comes through the model contract
+(:class:`ContractModel`, :class:`ContractTokenizer`): its own transform and tokenizer, its own
+towers; so ``cnclip-eval export`` works for every family.
 
 **numpy 2 fix.** CLIP_benchmark 1.6.2's ``zeroshot_classification.accuracy`` calls ``float()`` on a
 one-element array, which numpy 2 refuses ("only 0-dimensional arrays can be converted to Python
@@ -73,7 +76,40 @@ def load_cn_clip(
         loaded.weights_id,
         loaded.source,
     )
-    return loaded.module, loaded.image_transform(), tokenize
+    if loaded.family == "cn_clip":
+        return loaded.module, loaded.image_transform(), tokenize
+    return ContractModel(loaded), loaded.image_transform(), ContractTokenizer(loaded.tokenizer)
+
+
+class ContractModel(torch.nn.Module):
+    """A model of any family as CLIP_benchmark calls it: ``encode_image(images)`` and
+    ``encode_text(tokens)``, ``tokens`` from :class:`ContractTokenizer`."""
+
+    def __init__(self, loaded) -> None:
+        super().__init__()
+        self.module = loaded.module  # registered, so .to() / .eval() reach the weights
+        self.loaded = loaded
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return self.loaded.encode_image(images)  # (B, D)
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.loaded.encode_text(tokens[:, 0], tokens[:, 1])  # ids, mask -> (B, D)
+
+
+class ContractTokenizer:
+    """Texts -> (B, 2, L) long: token ids and their mask stacked, since CLIP_benchmark moves one
+    tensor to the device; padded as the family's tokenizer says (see cnclip_eval.text)."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, texts) -> torch.Tensor:
+        from cnclip_eval.text import pad_batch, padding_mask
+
+        ids, _ = self.tokenizer(list(texts))
+        width = self.tokenizer.context_length if self.tokenizer.pad_to_context else max(map(len, ids))
+        return torch.stack([pad_batch(ids, self.tokenizer.pad_id, width), padding_mask(ids, width)], dim=1)
 
 
 def model_request(

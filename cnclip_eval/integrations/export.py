@@ -41,7 +41,7 @@ from cnclip_eval.data.resolve import DatasetRequest, ResolvedDataset, resolve_da
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import atomic_write, atomic_write_json
 from cnclip_eval.methods import DatasetTexts
-from cnclip_eval.models import DEFAULT_MODEL, MODELS, LoadedModel, ModelRequest, load_model
+from cnclip_eval.models import DEFAULT_MODEL, MODELS, LoadedModel, ModelRequest, family_of, load_model
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def export_clip_benchmark(request: ExportRequest) -> list[ExportedMethod]:
     exported = []
     for spec, method, options in methods:
         weights, _, _ = build_classifier(model, dataset, spec, method, options, encoder, cache, "fp32")
-        texts = dataset_texts(dataset, spec)
+        texts = dataset_texts(dataset, spec, model.languages, model.model_id)
         form = PROMPT_FORMS.get(spec.name)
         # without a form, the dataset's templates: unused under --load_clfs, but CLIP_benchmark wants some
         classnames, prompts = form(texts, options) if form else template_prompts(texts, options)
@@ -300,7 +300,7 @@ def model_args(request: ExportRequest, model: LoadedModel) -> list[str]:
             "features will differ (the exported classifier file is still the one cnclip-eval uses)",
             request.seed,
         )
-    if request.model not in MODELS:  # a checkpoint file
+    if request.model not in MODELS and family_of(request.model) is None:  # a checkpoint file
         return ["--model", absolute_arch(model.arch), "--pretrained", str(Path(request.model).resolve())]
     if request.arch is None:
         return ["--model", request.model, "--pretrained", ""]

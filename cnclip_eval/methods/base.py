@@ -78,6 +78,11 @@ class MethodBase:
     # refused before any work (see refuse_missing_capabilities)
     requires: tuple[str, ...] = ()
 
+    def refuses(self, options: dict[str, Any], languages: tuple[str, ...]) -> str | None:
+        """Why the method cannot run for a model reading ``languages`` (e.g. Chinese descriptions
+        for an English-only model), or None; asked before any work (see refuse_for_model)."""
+        return None
+
     def cache_inputs(self, texts: DatasetTexts, options: dict[str, Any]) -> dict[str, Any]:
         """What decides the classifier beyond the options, the texts and the files options name
         (e.g. the content of a default file the method finds by itself); part of the cache keys."""
@@ -100,6 +105,20 @@ def refuse_missing_capabilities(
             raise UserError(
                 f"method {method.name!r} needs the model capability {missing[0].replace('_', ' ')!r}, "
                 f"which model {model} (family {family}) lacks"
+            )
+
+
+def refuse_for_model(
+    prepared: list[tuple[Any, Method, dict[str, Any]]], model: str, family: str, languages: tuple[str, ...]
+) -> None:
+    """One line where a method (with its options) cannot run for a model reading ``languages``."""
+    for _, method, options in prepared:
+        hook = getattr(method, "refuses", None)
+        reason = hook(options, languages) if hook is not None else None
+        if reason:
+            raise UserError(
+                f"method {method.name!r} cannot run on model {model} (family {family}, reads "
+                f"{', '.join(languages)}): {reason}"
             )
 
 

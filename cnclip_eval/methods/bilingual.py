@@ -50,6 +50,11 @@ class BilingualEnsemble(MethodBase):
             for lang in ("zh", "en")
         }
 
+    def refuses(self, options: dict, languages: tuple[str, ...]) -> str | None:
+        if "zh" not in languages:
+            return "it ensembles Chinese and English prompts, and the model reads no Chinese (use baseline)"
+        return None
+
     def build(self, ctx: MethodContext) -> Classifier:
         import torch.nn.functional as F
 

@@ -57,6 +57,11 @@ class LlmDescriptions(MethodBase):
             return {}  # build() raises the same error with its full message
         return {"pack_file_sha256": sha256_file(path)}
 
+    def refuses(self, options: dict, languages: tuple[str, ...]) -> str | None:
+        if options.get("lang", "zh") not in languages:
+            return f"the pack is in {options.get('lang', 'zh')!r}; pass --llm-lang {languages[0]}"
+        return None
+
     def build(self, ctx: MethodContext) -> Classifier:
         from cnclip_eval.text import classifier_from_prompts
 

@@ -85,6 +85,11 @@ class WaffleDescriptors(MethodBase):
         return {"count": self._count(texts, options), "word_pool": sha256_json(list(word_pool())),
                 "jieba": jieba.__version__}  # fmt: skip
 
+    def refuses(self, options: dict, languages: tuple[str, ...]) -> str | None:
+        if "zh" not in languages:
+            return "its random descriptors are Chinese words and characters, and the model reads no Chinese"
+        return None
+
     def build(self, ctx: MethodContext) -> Classifier:
         from cnclip_eval.text import classifier_from_prompts
 
