@@ -113,3 +113,36 @@ def test_unknown_decoder_in_a_suite_is_refused(run_cli, tmp_path):
     )
     code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "r")
     assert code == 2 and "nvjpeg" in err and "torchvision" in err
+
+
+@pytest.mark.parametrize("shape", [(300, 200), (200, 300), (64, 64), (20, 28)])
+def test_shorter_side_and_centre_crop_follow_the_models_preprocessing(shape):
+    """A family that resizes the shorter side and crops (AltCLIP, CLIP): torchvision's Resize(S) +
+    CenterCrop(S) on PIL, with the model's own mean and std, within a few 8-bit levels."""
+    from torchvision import transforms as T
+
+    from cnclip_eval.models.base import Preprocessing
+
+    preprocessing = Preprocessing("test", 32, "shorter-side+center-crop", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    reference = T.Compose(
+        [
+            T.Resize(32, T.InterpolationMode.BICUBIC),
+            T.CenterCrop(32),
+            T.ToTensor(),
+            T.Normalize((0.5,) * 3, (0.5,) * 3),
+        ]
+    )
+    batch = [encoded(noise(shape), "PNG")]
+    ours = DevicePreprocess(preprocessing, torch.device("cpu"))(batch, ["a"], "shard 0")
+    theirs = reference(Image.open(io.BytesIO(batch[0].numpy().tobytes())).convert("RGB"))[None]
+    assert ours.shape == theirs.shape == (1, 3, 32, 32)
+    off = (ours - theirs).abs() / (1 / 255 / 0.5)  # 8-bit levels
+    assert (off > 1.001).float().mean() < 0.02 and off.max() <= 8
+
+
+def test_a_preprocessing_the_device_path_cannot_copy_is_refused():
+    from cnclip_eval.errors import UserError
+    from cnclip_eval.models.base import Preprocessing
+
+    with pytest.raises(UserError, match="use --decode pil"):
+        DevicePreprocess(Preprocessing("odd", 32, "other"), torch.device("cpu"))
