@@ -6,8 +6,8 @@ below. A new family is a provider function ``ModelRequest -> LoadedModel`` regis
 ``MODELS`` (one new file), which fills in:
 
 ``module``
-    the whole ``torch.nn.Module``, fp32, eval mode, on ``request.device``. The harness reads only its
-    parameters (device, dtype) and hands it to exports; it never calls into it.
+    the whole ``torch.nn.Module``, fp32, eval mode, on ``request.device``. The harness reads its
+    parameters (device), freezes them for CoOp and hands the module to exports; it never calls into it.
 ``encode_image(images)``
     ``(B, 3, S, S)`` float, as ``transform`` makes them -> ``(B, D)`` image features (not
     normalized; the harness L2-normalizes).
@@ -24,8 +24,10 @@ below. A new family is a provider function ``ModelRequest -> LoadedModel`` regis
     normalization mean/std (which ``--decode torchvision`` applies on the device).
 ``languages``
     the text languages the model reads, most important first (``("zh",)``, ``("en",)``,
-    ``("zh", "en", ...)``). A model without ``"zh"`` is given the dataset's English class names and
-    English templates, and its results say so (``texts_language`` in ``cnclip_eval.engine``).
+    ``("zh", "en", "multi")``). A model without ``"zh"`` is given the dataset's English class names
+    and English templates, its results say so (``texts_language: en``) and the leaderboard labels
+    the row "(English names)"; methods whose texts it cannot read refuse it up front
+    (``MethodBase.refuses``).
 ``logit_scale``
     the factor on cosine similarities in results (rankings do not depend on it).
 ``capabilities``
