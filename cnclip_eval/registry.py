@@ -43,8 +43,10 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """A named collection of entries of one kind (``kind`` appears in error messages)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, group: str | None = None) -> None:
         self.kind = kind
+        # the entry-point group third parties register under
+        self.group = group or f"cnclip_eval.{kind.replace(' ', '_')}s"
         self._entries: dict[str, Entry[T]] = {}
         self._aliases: dict[str, str] = {}  # alias -> canonical name
         self._loaded: dict[str, T] = {}
@@ -118,7 +120,7 @@ class Registry(Generic[T]):
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
-        group = f"cnclip_eval.{self.kind.replace(' ', '_')}s"
+        group = self.group
         for ep in _installed_entry_points().select(group=group):
             if ep.name in self._entries or ep.name in self._aliases:
                 taken = self._entries.get(self._aliases.get(ep.name, ep.name))

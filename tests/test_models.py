@@ -95,3 +95,15 @@ def test_every_registered_model_has_a_loadable_arch(name, tmp_path, monkeypatch)
         assert config["image_resolution"] == _MODEL_INFO[name]["input_resolution"]
     else:
         assert load_model(ModelRequest(name)).module is not None
+
+
+def test_ls_models_lists_every_family_with_language_and_source(run_cli):
+    code, out, err = run_cli("ls", "models")
+    assert code == 0, err
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:5]] for line in out.splitlines()[2:]
+    }
+    assert rows["ViT-B-16"] == ["cn_clip", "zh", "Hugging Face OFA-Sys (or ModelScope)"]
+    assert rows["altclip"] == ["transformers", "zh, en", "Hugging Face BAAI/AltCLIP"]
+    assert rows["clip-ViT-B-16"] == ["transformers", "en", "Hugging Face openai/clip-vit-base-patch16"]
+    assert rows["transformers:..."][0] == "transformers"

@@ -3,7 +3,7 @@
 ``--model`` takes a registered name (``ViT-B-16``, ``tiny``, ``altclip``, ...), a family-prefixed
 name (``transformers:<repo id or folder>``, resolved by the ``FAMILIES`` registry), or a
 checkpoint path in CN-CLIP's format (with ``--arch VISION@TEXT``). Third-party providers register
-under the entry-point group ``cnclip_eval.models``, families under ``cnclip_eval.model_familys``.
+under the entry-point group ``cnclip_eval.models``, families under ``cnclip_eval.model_families``.
 
 Registration imports nothing heavy: providers are built on first use (:class:`Deferred`), and each
 registered name carries a :class:`ModelCard` (family, languages, source) that ``ls models`` shows
@@ -22,7 +22,7 @@ from cnclip_eval.registry import Registry, _resolve
 ModelProvider = Callable[[ModelRequest], LoadedModel]
 MODELS: Registry[ModelProvider] = Registry("model")
 # "family:spec" names: the family's provider receives the request with the full name
-FAMILIES: Registry[ModelProvider] = Registry("model family")
+FAMILIES: Registry[ModelProvider] = Registry("model family", group="cnclip_eval.model_families")
 
 
 @dataclass(frozen=True)
