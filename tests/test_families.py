@@ -18,7 +18,7 @@ from cnclip_eval.methods.base import refuse_for_model
 from cnclip_eval.models import ModelRequest, load_model
 from cnclip_eval.text import TextEncoder
 
-from conftest import assert_clean_error
+from conftest import assert_clean_error, make_dataset
 from hf_tiny import KINDS, make_checkpoint
 
 # a tiny model of every family: cn_clip's registered "tiny", and a transformers checkpoint per kind
@@ -126,3 +126,15 @@ def test_coop_text_path_without_context_equals_encode_text(kind, tmp_path):
             tokens[row, : len(tokens_row)], mask[row, : len(tokens_row)] = torch.tensor(tokens_row), 1
         theirs = model.module.get_text_features(input_ids=tokens, attention_mask=mask).pooler_output
     assert torch.max(torch.abs(ours - theirs)).item() < 1e-5
+
+
+def test_coop_training_on_a_model_without_input_embeddings_is_one_line(run_cli, tmp_path, capsys):
+    folder = make_checkpoint("siglip", tmp_path / "siglip")
+    capsys.readouterr()
+    root = make_dataset(tmp_path / "wds", n=10, num_shards=1, split="train")
+    code, _, err = run_cli(
+        "coop", "train", "--dataset", root, "--model", f"transformers:{folder}", "--shots", "1",
+        "--device", "cpu", "--out", tmp_path / "c.safetensors",
+    )  # fmt: skip
+    assert_clean_error(code, err, "text input embeddings", f"transformers:{folder}")
+    assert not (tmp_path / "cache" / "features").exists()

@@ -94,6 +94,7 @@ def train_from_args(args) -> dict:
     from cnclip_eval.engine import dataset_features, pick_device
     from cnclip_eval.features import default_cache_dir
     from cnclip_eval.methods.coop.context_io import save_context
+    from cnclip_eval.methods.coop.text_path import embedding_input
     from cnclip_eval.methods.coop.train import Recipe, train_context
     from cnclip_eval.models import ModelRequest, load_model
 
@@ -104,6 +105,7 @@ def train_from_args(args) -> dict:
         raise UserError(f"{dataset.name}: CoOp training needs single-label data")
     device = pick_device(args.device)
     model = load_model(ModelRequest(args.model, args.arch, None, args.seed, device))
+    embedding_input(model)  # a model without the capability is refused before any image is encoded
     config = RunConfig(models=(args.model,), datasets=(), methods=(), progress=False)
     images = dataset_features(model, dataset, config, args.cache_dir or default_cache_dir())
     picked = sample_shots(images.labels, images.keys, args.shots, args.seed, dataset.classnames)
