@@ -292,11 +292,13 @@ def run_method(
     logits = (model.logit_scale * images.features @ weights.T).numpy()  # (N, C)
     metric_names = list(dict.fromkeys([dataset.main_metric, *dataset.metrics]))
     metrics = compute_metrics(metric_names, logits, images.labels)
+    english = texts_language(model.languages) == "en"  # CN-CLIP's protocol names Chinese texts
     protocol = protocol_of(
         RunSettings(
             dataset=dataset.name,
-            templates=spec.templates or dataset.templates_source,
-            classnames_kind=dataset.classnames_kind,
+            templates=spec.templates
+            or ("the dataset's English templates" if english else dataset.templates_source),
+            classnames_kind="English class names" if english else dataset.classnames_kind,
             precision=config.precision,
             decode=config.decode,
             limit=config.limit,

@@ -214,6 +214,9 @@ def test_an_english_only_model_is_evaluated_and_labelled_with_english_names(
         for r in map(json.loads, map(Path.read_text, out.glob("*.json")))
     }
     assert records["transformers"]["provenance"]["texts_language"] == "en"
+    assert "classnames=English class names" in " ".join(
+        records["transformers"]["provenance"]["protocol"]["differs"]
+    )
     assert records["cn_clip"]["provenance"]["texts_language"] == "zh"
     assert records["transformers"]["provenance"]["image_preprocessing"]["id"].startswith(
         "transformers.CLIPImage"
