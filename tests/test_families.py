@@ -21,8 +21,19 @@ from cnclip_eval.text import TextEncoder
 from conftest import assert_clean_error, make_dataset
 from hf_tiny import KINDS, make_checkpoint
 
-# a tiny model of every family: cn_clip's registered "tiny", and a transformers checkpoint per kind
-FAMILY_MODELS = ["tiny", *(f"transformers-{kind}" for kind in KINDS)]
+
+def tiny_transformers(kind: str):
+    def build(folder: Path):
+        return load_model(ModelRequest(f"transformers:{make_checkpoint(kind, folder)}"))
+
+    return build
+
+
+# a tiny model of every family (a new family adds its builder here): folder -> LoadedModel
+TINY_MODELS = {
+    "cn_clip": lambda folder: load_model(ModelRequest("tiny")),
+    **{f"transformers-{kind}": tiny_transformers(kind) for kind in KINDS},
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +41,9 @@ def demo_shapes():
     return resolve_dataset(DatasetRequest("demo-shapes"))
 
 
-@pytest.fixture(scope="module", params=FAMILY_MODELS)
+@pytest.fixture(scope="module", params=sorted(TINY_MODELS))
 def family_model(request, tmp_path_factory):
-    if request.param == "tiny":
-        return load_model(ModelRequest("tiny"))
-    kind = request.param.removeprefix("transformers-")
-    folder = make_checkpoint(kind, tmp_path_factory.mktemp(kind))
-    return load_model(ModelRequest(f"transformers:{folder}"))
+    return TINY_MODELS[request.param](tmp_path_factory.mktemp(request.param))
 
 
 def coop_context(model, dataset, folder: Path) -> Path:
