@@ -20,6 +20,8 @@ from cnclip_eval.text import TextEncoder
 
 from conftest import assert_clean_error, make_dataset
 from hf_tiny import KINDS, make_checkpoint
+from openclip_tiny import KINDS as OPEN_CLIP_KINDS
+from openclip_tiny import register as register_open_clip
 
 
 def tiny_transformers(kind: str):
@@ -33,6 +35,10 @@ def tiny_transformers(kind: str):
 TINY_MODELS = {
     "cn_clip": lambda folder: load_model(ModelRequest("tiny")),
     **{f"transformers-{kind}": tiny_transformers(kind) for kind in KINDS},
+    **{
+        f"open_clip-{kind}": (lambda folder, kind=kind: load_model(ModelRequest(f"open_clip:{register_open_clip(kind, folder)}")))
+        for kind in OPEN_CLIP_KINDS
+    },
 }
 
 

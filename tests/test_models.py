@@ -75,8 +75,8 @@ def test_seed_makes_random_init_deterministic():
 @pytest.mark.parametrize("name", MODELS.names())
 def test_every_registered_model_has_a_loadable_arch(name, tmp_path, monkeypatch):
     """Every provider's architecture builds (published weights are not downloaded here); a published
-    transformers checkpoint, which names its architecture in its own files, fails offline in one
-    error naming its repo."""
+    transformers checkpoint or open_clip tag, whose architecture comes with its weights, fails offline
+    in one error naming where it tried."""
     from cn_clip.clip.utils import _MODEL_INFO
 
     from cnclip_eval.errors import DownloadError
@@ -89,6 +89,11 @@ def test_every_registered_model_has_a_loadable_arch(name, tmp_path, monkeypatch)
         hub_offline(monkeypatch)
         repo = card_of(name).source.removeprefix("Hugging Face ")
         with pytest.raises(DownloadError, match=f"checkpoint {repo} from Hugging Face into {tmp_path}"):
+            load_model(ModelRequest(name, cache_dir=tmp_path))
+    elif card_of(name).family == "open_clip":
+        hub_offline(monkeypatch)
+        spec = card_of(name).source.removeprefix("open_clip ")
+        with pytest.raises(DownloadError, match=f"open_clip weights {spec} from .* into {tmp_path}"):
             load_model(ModelRequest(name, cache_dir=tmp_path))
     elif name in _MODEL_INFO:
         config = load_arch_config(_MODEL_INFO[name]["struct"])

@@ -162,6 +162,38 @@ FAMILIES.add(
     "transformers:<repo id or folder>: chinese_clip, altclip, clip or siglip by config.json's model_type",
 )
 
+# Published open_clip weights that read Chinese (and English CLIP, given English names), by a short name
+_OPEN_CLIP_PUBLISHED = {
+    "xlm-roberta-base-ViT-B-32": (
+        "xlm-roberta-base-ViT-B-32:laion5b_s13b_b90k",
+        ("zh", "en", "multi"),
+        "LAION ViT-B/32 with an XLM-R base text tower (multilingual)",
+    ),
+    "xlm-roberta-large-ViT-H-14": (
+        "xlm-roberta-large-ViT-H-14:frozen_laion5b_s13b_b90k",
+        ("zh", "en", "multi"),
+        "LAION ViT-H/14 with an XLM-R large text tower (multilingual)",
+    ),
+    "siglip-i18n-ViT-B-16-256": (
+        "ViT-B-16-SigLIP-i18n-256:webli",
+        ("zh", "en", "multi"),
+        "SigLIP ViT-B/16 at 256px, multilingual (open_clip)",
+    ),
+    "openai-ViT-B-16": ("ViT-B-16:openai", ("en",), "OpenAI CLIP ViT-B/16 through open_clip (English only)"),
+}
+for _name, (_spec, _languages, _summary) in _OPEN_CLIP_PUBLISHED.items():
+    register_model(
+        _name,
+        Deferred("cnclip_eval.models.openclip_family:published", _spec),
+        ModelCard("open_clip", _languages, f"open_clip {_spec}", _summary),
+    )
+
+FAMILIES.add(
+    "open_clip",
+    "cnclip_eval.models.openclip_family:provide",
+    "open_clip:<arch>[:<pretrained tag or checkpoint path>]: any open_clip model, its own transform and tokenizer",
+)
+
 DEFAULT_MODEL = "ViT-B-16"
 
 
