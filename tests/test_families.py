@@ -36,7 +36,11 @@ TINY_MODELS = {
     "cn_clip": lambda folder: load_model(ModelRequest("tiny")),
     **{f"transformers-{kind}": tiny_transformers(kind) for kind in KINDS},
     **{
-        f"open_clip-{kind}": (lambda folder, kind=kind: load_model(ModelRequest(f"open_clip:{register_open_clip(kind, folder)}")))
+        f"open_clip-{kind}": (
+            lambda folder, kind=kind: load_model(
+                ModelRequest(f"open_clip:{register_open_clip(kind, folder)}")
+            )
+        )
         for kind in OPEN_CLIP_KINDS
     },
 }

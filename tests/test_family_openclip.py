@@ -79,7 +79,13 @@ def test_batching_and_pad_trimming_change_nothing(arch):
     """Length-sorted batches (cut to the longest prompt where the tower's mask allows it) equal
     open_clip's encode_text on each prompt padded to the context, as its tokenizer gives it."""
     model = load_model(ModelRequest(f"open_clip:{arch}"))
-    prompts = ["红色的圆形的照片", "a photo of a dog!", "猫", "一张 blue square 的图片", "black and white checks"]
+    prompts = [
+        "红色的圆形的照片",
+        "a photo of a dog!",
+        "猫",
+        "一张 blue square 的图片",
+        "black and white checks",
+    ]
     batched = TextEncoder(model, "cpu", batch_size=2).encode(prompts)
     with torch.no_grad():
         theirs = F.normalize(model.module.encode_text(open_clip.get_tokenizer(arch)(prompts)), dim=-1)
@@ -123,3 +129,26 @@ def test_offline_weights_are_one_line_naming_where_it_tried(run_cli, bilingual_d
     assert_clean_error(
         code, err, "xlm-roberta-base-ViT-B-32:laion5b_s13b_b90k", str(tmp_path / "hub"), "--model open_clip:"
     )
+
+
+def test_qa_clip_loads_its_cn_clip_format_checkpoint_from_the_hub_cache(tiny_model, tmp_path, monkeypatch):
+    """QA-CLIP's registered names read their file from the Hugging Face cache layout (as
+    hf_hub_download leaves it) through cn_clip's loader; offline without it, one line naming the repo."""
+    from cnclip_eval.errors import DownloadError
+    from cnclip_eval.models import qaclip
+
+    from hf_tiny import hub_offline
+
+    hub_offline(monkeypatch)
+    with pytest.raises(DownloadError, match="QA-CLIP-base.pt from Hugging Face TencentARC/QA-CLIP"):
+        load_model(ModelRequest("qa-clip-ViT-B-16", cache_dir=tmp_path))
+    snapshot = tmp_path / "models--TencentARC--QA-CLIP" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (tmp_path / "models--TencentARC--QA-CLIP" / "refs").mkdir()
+    (tmp_path / "models--TencentARC--QA-CLIP" / "refs" / "main").write_text("0" * 40)
+    torch.save({"state_dict": tiny_model.module.state_dict()}, snapshot / "QA-CLIP-base.pt")
+    monkeypatch.setitem(qaclip.CHECKPOINTS, "qa-clip-ViT-B-16", ("QA-CLIP-base.pt", tiny_model.arch))
+    loaded = load_model(ModelRequest("qa-clip-ViT-B-16", cache_dir=tmp_path))
+    assert loaded.family == "cn_clip" and loaded.source == "Hugging Face TencentARC/QA-CLIP/QA-CLIP-base.pt"
+    prompts = ["红色的圆形的照片", "一张蓝色的方块的图片"]
+    assert torch.equal(TextEncoder(loaded).encode(prompts), TextEncoder(tiny_model).encode(prompts))

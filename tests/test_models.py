@@ -95,6 +95,16 @@ def test_every_registered_model_has_a_loadable_arch(name, tmp_path, monkeypatch)
         spec = card_of(name).source.removeprefix("open_clip ")
         with pytest.raises(DownloadError, match=f"open_clip weights {spec} from .* into {tmp_path}"):
             load_model(ModelRequest(name, cache_dir=tmp_path))
+    elif name.startswith("qa-clip-"):
+        from cnclip_eval.models.qaclip import CHECKPOINTS
+
+        filename, arch = CHECKPOINTS[name]
+        assert load_arch_config(arch)["image_resolution"] == 224
+        hub_offline(monkeypatch)
+        with pytest.raises(
+            DownloadError, match=f"{filename} from Hugging Face TencentARC/QA-CLIP into {tmp_path}"
+        ):
+            load_model(ModelRequest(name, cache_dir=tmp_path))
     elif name in _MODEL_INFO:
         config = load_arch_config(_MODEL_INFO[name]["struct"])
         assert config["image_resolution"] == _MODEL_INFO[name]["input_resolution"]

@@ -112,6 +112,18 @@ register_model(
     ),
 )
 
+# QA-CLIP: CN-CLIP's architectures and checkpoint format, other training data
+for _name, _summary in {
+    "qa-clip-RN50": "ResNet-50 + RBT3",
+    "qa-clip-ViT-B-16": "ViT-B/16 + RoBERTa-wwm-ext-base",
+    "qa-clip-ViT-L-14": "ViT-L/14 + RoBERTa-wwm-ext-base",
+}.items():
+    register_model(
+        _name,
+        Deferred("cnclip_eval.models.qaclip:provider", _name),
+        ModelCard("cn_clip", ("zh",), "Hugging Face TencentARC/QA-CLIP", f"QA-CLIP {_summary} (TencentARC)"),
+    )
+
 # Published transformers checkpoints, by a short name (the repo ids are those on the Hugging Face hub)
 _TRANSFORMERS_PUBLISHED = {
     "cn-clip-hf-ViT-B-16": (

@@ -120,7 +120,9 @@ def _create(arch: str, pretrained: str | None, request: ModelRequest, checkpoint
             pretrained_text=False,  # the CLIP checkpoint holds the text tower; random weights stay random
             weights_only=True,
         )
-        tokenizer = open_clip.get_tokenizer(arch, cache_dir=str(request.cache_dir) if request.cache_dir else None)
+        tokenizer = open_clip.get_tokenizer(
+            arch, cache_dir=str(request.cache_dir) if request.cache_dir else None
+        )
     except OSError as error:  # an HF text tower's config or tokenizer not reachable
         reason = str(error).splitlines()[0] if str(error) else ""
         raise DownloadError(
@@ -161,7 +163,12 @@ def load(request: ModelRequest, spec: str) -> LoadedModel:
         arch=f"open_clip:{arch}",
         module=module,
         weights_id=weights_id,
-        source=source or (f"open_clip {arch}:{pretrained} ({checkpoint})" if pretrained else f"random (--seed {request.seed})"),
+        source=source
+        or (
+            f"open_clip {arch}:{pretrained} ({checkpoint})"
+            if pretrained
+            else f"random (--seed {request.seed})"
+        ),
         encode_image=towers.ImageTower(module),
         encode_text=towers.TextTower(module),
         tokenizer=text,
