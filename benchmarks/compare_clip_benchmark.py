@@ -5,6 +5,8 @@ Run from the repository root::
     python benchmarks/compare_clip_benchmark.py                     # CPU, tiny model, small shards
     python benchmarks/compare_clip_benchmark.py --device cuda --arch ViT-B-16@RoBERTa-wwm-ext-base-chinese \
         --images 5000 --text-classes 1000
+    python benchmarks/compare_clip_benchmark.py --model open_clip:tiny-oc-xlmr --dataset demo-shapes \
+        --methods baseline,llm,bilingual,waffle --scenarios a,c,d      # an open_clip model
 
 Scenarios (medians over --repeats, ratio = CLIP_benchmark time / ours):
 
@@ -42,7 +44,13 @@ from benchmarks.synthetic import make_shards  # noqa: E402
 from cnclip_eval.config import MethodSpec, RunConfig  # noqa: E402
 from cnclip_eval.data.catalog import find_spec  # noqa: E402
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset  # noqa: E402
-from cnclip_eval.engine import build_classifier, dataset_features, prepare_methods, run_method  # noqa: E402
+from cnclip_eval.engine import (  # noqa: E402
+    build_classifier,
+    dataset_features,
+    dataset_texts,
+    prepare_methods,
+    run_method,
+)
 from cnclip_eval.features import ClassifierCache  # noqa: E402
 from cnclip_eval.models import ModelRequest, load_model  # noqa: E402
 from cnclip_eval.templates import resolve_templates  # noqa: E402
@@ -79,12 +87,23 @@ def catalog_shards(name: str) -> Path:
 # --- CLIP_benchmark's side, as its CLI runs a wds/ dataset ------------------------------------------
 
 
+def their_text_side(model):
+    """The tokenizer CLIP_benchmark uses for the model's family: cn_clip's ``tokenize`` (as our plugin
+    gives it), or open_clip's own ``get_tokenizer`` (CLIP_benchmark's native open_clip loader)."""
+    if model.family == "open_clip":
+        import open_clip
+
+        return open_clip.get_tokenizer(model.arch.removeprefix("open_clip:"))
+    from cn_clip.clip import tokenize
+
+    return tokenize
+
+
 def clip_benchmark_eval(model, data_dir: Path, classnames, templates, args, load_clfs=()):
     from clip_benchmark.datasets.builder import build_wds_dataset
     from clip_benchmark.metrics import zeroshot_classification
-    from cn_clip.clip import tokenize
 
-    dataset = build_wds_dataset("bench", model.image_transform(), split="test", data_dir=str(data_dir))
+    dataset = build_wds_dataset("bench", model.transform, split="test", data_dir=str(data_dir))
     loader = torch.utils.data.DataLoader(
         dataset.batched(args.batch_size), batch_size=None, shuffle=False, num_workers=args.workers
     )
@@ -92,7 +111,7 @@ def clip_benchmark_eval(model, data_dir: Path, classnames, templates, args, load
         zeroshot_classification.torch.load(load_clfs[0], map_location="cpu").to(model.device)
         if load_clfs
         else zeroshot_classification.zero_shot_classifier(
-            model.module, tokenize, classnames, templates, str(model.device.type), amp=False
+            model.module, their_text_side(model), classnames, templates, str(model.device.type), amp=False
         )
     )
     logits, target = zeroshot_classification.run_classification(
@@ -129,6 +148,7 @@ def ours_eval(model, data_dir: Path, methods: list[MethodSpec], cache_dir: Path,
             ClassifierCache(cache_dir / f"clf-{time.perf_counter_ns()}"),
             config,
             str(model.device),
+            {"run_name": spec.run_name, "dataset_tag": "", "stem": f"bench-{spec.run_name}"},
         )
         accuracies[spec.run_name] = record.metrics["top1"]
     return accuracies
@@ -149,8 +169,13 @@ def export_classifier(model, data_dir: Path, spec: MethodSpec, path: Path, args)
 # --- scenarios -----------------------------------------------------------------------------------------
 
 
+def model_texts(model, data_dir, args):
+    """The class names and templates the model reads (English ones for an English-only model)."""
+    return dataset_texts(resolve_dataset(request_for(data_dir, args)), None, model.languages)
+
+
 def scenario_leaderboard(model, data_dir, methods, args, work: Path) -> dict:
-    dataset = resolve_dataset(request_for(data_dir, args))
+    dataset = model_texts(model, data_dir, args)
     exported = {
         m.run_name: export_classifier(model, data_dir, m, work / f"{m.run_name}.pt", args)
         for m in methods
@@ -214,7 +239,7 @@ def scenario_text_classifier(args) -> dict:
 
 
 def scenario_cold_and_cached(model, data_dir, args, work: Path) -> list[dict]:
-    dataset = resolve_dataset(request_for(data_dir, args))
+    dataset = model_texts(model, data_dir, args)
     baseline = [MethodSpec("baseline")]
     t_theirs, _ = median_seconds(
         lambda: clip_benchmark_eval(model, data_dir, dataset.classnames, dataset.templates, args),
@@ -296,7 +321,13 @@ def scenario_memory(args, work: Path) -> dict:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--model", default="random", help="registered model (default: random init of --arch)")
+    parser.add_argument(
+        "--model",
+        default="random",
+        help="registered model (default: random init of --arch); open_clip:<arch>[:<tag>] runs CLIP_benchmark "
+        "with open_clip's own tokenizer and transform; open_clip:tiny-oc-xlmr / tiny-oc-clip are the tests' tiny "
+        "random open_clip models (XLM-R / CLIP text tower), built offline",
+    )
     parser.add_argument("--arch", default="tiny-vit@tiny-bert")
     parser.add_argument(
         "--text-arch",
@@ -334,7 +365,13 @@ def main(argv=None) -> int:
             data_dir = catalog_shards(args.dataset)
         else:
             data_dir = make_shards(work / "shards", args.images, num_shards=4, image_size=args.image_size)
-        model = load_model(ModelRequest(args.model, arch=args.arch, device=args.device))
+        if args.model.startswith("open_clip:tiny-oc-"):  # the tests' tiny open_clip models, built offline
+            sys.path.insert(0, str(ROOT / "tests"))
+            from openclip_tiny import register
+
+            register(args.model.removeprefix("open_clip:"), work / "open_clip")
+        arch = None if args.model.startswith("open_clip:") else args.arch
+        model = load_model(ModelRequest(args.model, arch=arch, device=args.device))
         if "a" in chosen:
             methods = [MethodSpec(name, options.get(name, {})) for name in args.methods.split(",")]
             rows.append(scenario_leaderboard(model, data_dir, methods, args, work))
@@ -356,7 +393,7 @@ def main(argv=None) -> int:
     )
     print(
         f"\nmachine: {machine}; device {args.device}; torch {torch.__version__}; model {args.model} "
-        f"({model.arch}); {data}; median of {args.repeats}\n"
+        f"({model.family} {model.arch}); {data}; median of {args.repeats}\n"
     )
     print("| scenario | CLIP_benchmark | cnclip-eval | ratio | check |")
     print("| --- | ---: | ---: | ---: | --- |")
