@@ -4,8 +4,9 @@
 
     version: 1
     name: smoke
-    models: [demo]                        # names, or {name: PATH, arch: VISION@TEXT, datasets: [a, b]}
-                                          # (datasets: only these of the suite's, by name)
+    models: [demo]                        # names, or {name: PATH, arch: VISION@TEXT, datasets: [a, b],
+                                          #  methods: [m]} (only these of the suite's datasets, by name,
+                                          #  and methods, by run name)
     datasets: [demo-shapes]               # names, or {name, data_root, split, classnames, classnames_en,
                                           #            templates, templates_en}
     methods:                              # names, or {name, label, templates, <the method's options>}
@@ -30,7 +31,7 @@ from cnclip_eval.errors import UnknownNameError, UserError
 
 SUITE_VERSION = 1
 TOP_KEYS = {"version", "name", "description", "models", "datasets", "methods", "settings"}
-MODEL_KEYS = {"name", "arch", "datasets"}
+MODEL_KEYS = {"name", "arch", "datasets", "methods"}
 DATASET_KEYS = {f.name for f in fields(DatasetRequest)} - {"dataset"} | {"name"}
 METHOD_KEYS = {"name", "label", "templates"}
 SETTINGS = {
@@ -143,24 +144,25 @@ def _settings(path: Path, data: dict) -> dict[str, Any]:
     return parsed
 
 
-def _datasets_of(path: Path, item: Any, datasets: tuple[DatasetRequest, ...]) -> tuple:
-    """The suite's datasets, or the subset a model entry names (a published table that reports
-    some datasets for one model only)."""
+def _subset_of(path: Path, item: Any, key: str, entries: tuple, names: list[str]) -> tuple:
+    """The suite's datasets or methods, or the subset a model entry names under ``key`` (a published
+    table that reports some datasets for one model only; an English-only model without the methods
+    that need Chinese)."""
     model = item if isinstance(item, dict) else {"name": item}
-    wanted = model.get("datasets")
+    wanted = model.get(key)
     if wanted is None:
-        return datasets
-    line = model.get("__lines__", {}).get("datasets", "?")
-    names = [d.dataset for d in datasets]
+        return entries
+    line = model.get("__lines__", {}).get(key, "?")
+    kind = key.removesuffix("s")
     if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) for w in wanted):
-        raise UserError(f"{path}:{line}: model {model['name']!r}: 'datasets' must be a list of dataset names")
+        raise UserError(f"{path}:{line}: model {model['name']!r}: {key!r} must be a list of {kind} names")
     unknown = [w for w in wanted if w not in names]
     if unknown:
         raise UserError(
-            f"{path}:{line}: model {model['name']!r} names dataset {unknown[0]!r}, which is not among the "
-            f"suite's datasets ({', '.join(dict.fromkeys(names))})"
+            f"{path}:{line}: model {model['name']!r} names {kind} {unknown[0]!r}, which is not among the "
+            f"suite's {key} ({', '.join(dict.fromkeys(names))})"
         )
-    return tuple(d for d in datasets if d.dataset in wanted)
+    return tuple(entry for entry, name in zip(entries, names) if name in wanted)
 
 
 def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
@@ -181,8 +183,8 @@ def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
     return [
         RunConfig(
             models=(m["name"],),
-            datasets=_datasets_of(path, item, datasets),
-            methods=methods,
+            datasets=_subset_of(path, item, "datasets", datasets, [d.dataset for d in datasets]),
+            methods=_subset_of(path, item, "methods", methods, labels),
             arch=m.get("arch"),
             skip_existing=True,
             **settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,34 @@ def test_version_is_required(tmp_path, shard_dir):
                 tmp_path, shard_dir, f"models: [tiny]\ndatasets: [{shard_dir}]\nmethods: [baseline]\n"
             )
         )
+
+
+def test_a_model_entry_can_take_a_subset_of_the_methods(tmp_path, shard_dir):
+    """English CLIP in a families suite runs the baseline only (bilingual needs Chinese); a method name
+    the suite does not have is refused with its line."""
+    from cnclip_eval.suite import suite_configs
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        f"version: 1\nmodels: [tiny, {{name: random, methods: [baseline]}}]\ndatasets: [{shard_dir}]\n"
+        "methods: [baseline, bilingual]\n",
+        encoding="utf-8",
+    )
+    first, second = suite_configs(suite)
+    assert [m.name for m in first.methods] == ["baseline", "bilingual"]
+    assert [m.name for m in second.methods] == ["baseline"]
+    suite.write_text(suite.read_text().replace("methods: [baseline]}", "methods: [llm]}"), encoding="utf-8")
+    with pytest.raises(UserError, match=r"s\.yaml:2: model 'random' names method 'llm'"):
+        suite_configs(suite)
+
+
+def test_the_families_suite_names_registered_models_and_methods():
+    from cnclip_eval.models import MODELS, card_of
+    from cnclip_eval.suite import suite_configs
+
+    configs = suite_configs(Path(__file__).parent.parent / "benchmarks" / "zh-families.yaml")
+    families = {card_of(c.models[0]).family for c in configs}
+    assert all(c.models[0] in MODELS for c in configs)
+    assert families == {"cn_clip", "transformers", "open_clip"}
+    english = [c for c in configs if card_of(c.models[0]).languages == ("en",)]
+    assert english and all([m.name for m in c.methods] == ["baseline"] for c in english)
