@@ -37,7 +37,14 @@ from cnclip_eval.image_features import (
 from cnclip_eval.methods import METHODS, Classifier, DatasetTexts, Method, MethodContext
 from cnclip_eval.methods.base import refuse_for_model, refuse_missing_capabilities, resolve_options
 from cnclip_eval.metrics import compute_metrics
-from cnclip_eval.models import LoadedModel, ModelIdentity, ModelRequest, identify_model, load_model
+from cnclip_eval.models import (
+    LoadedModel,
+    ModelIdentity,
+    ModelRequest,
+    check_model_name,
+    identify_model,
+    load_model,
+)
 from cnclip_eval.models.base import reads_chinese
 from cnclip_eval.naming import refuse_collisions, result_names
 from cnclip_eval.protocol import RunSettings, protocol_of
@@ -52,11 +59,22 @@ LOGIT_SCALE = 100.0  # CN-CLIP's and CLIP_benchmark's zero-shot scale (cn_clip m
 
 
 def pick_device(requested: str) -> str:
+    if requested not in ("auto", "cpu", "cuda") and not requested.startswith(("cuda:", "mps")):
+        raise UserError(f"--device {requested}: expected auto, cpu, cuda or cuda:N")
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {requested}: no CUDA device is available here; use --device cpu")
     return requested
+
+
+def check_output_dir(output_dir: Path) -> None:
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"--output-dir {output_dir}: is a file, not a folder")
+    existing = next((p for p in [output_dir, *output_dir.parents] if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"--output-dir {output_dir}: {existing} is a file, not a folder")
 
 
 def check_precision(precision: str, device: str) -> None:
@@ -79,9 +97,12 @@ def evaluate(
     world = current_world()
     if world.size > 1 and config.limit is not None:
         raise UserError("--limit counts samples in shard order and cannot be split across torchrun ranks")
+    check_output_dir(config.output_dir)  # before any compute: a file there would fail only at the end
     device = rank_device(pick_device(config.device), world)
     check_precision(config.precision, device)
     check_decode(config.decode)  # an unknown --decode fails before anything is loaded
+    for model_name in config.models:  # an unknown second model is named before the first one runs
+        check_model_name(model_name)
     datasets = [resolve_dataset(request) for request in config.datasets]
     methods = prepare_methods(config.methods)
     names = plan_names(config, datasets, methods)

@@ -26,10 +26,16 @@ FILE_MODE = _default_mode()
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it into place."""
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it into place.
+
+    A folder that cannot take the file (disk full, read-only, no permission) is a user error naming
+    the folder and the file; the folder is made again when it was removed while the run went on."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise _unwritable(path, error) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -37,10 +43,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise _unwritable(path, error) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _unwritable(path: Path, error: OSError):
+    from cnclip_eval.errors import UserError
+
+    return UserError(f"cannot write {path.name} into {path.parent}: {error.strerror or error}")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -196,7 +196,7 @@ def _check_samples(dataset: ResolvedDataset, keys: np.ndarray, limit: int | None
     unique, counts = np.unique(keys, return_counts=True)
     if (counts > 1).any():
         raise DataError(
-            f"{dataset.layout.describe()}: sample key {unique[counts > 1][0]!r} occurs more than once"
+            f"{dataset.layout.describe()}: sample key {str(unique[counts > 1][0])!r} occurs more than once"
         )
     expected = dataset.expected_samples
     if limit is None and expected is not None and len(keys) != expected:

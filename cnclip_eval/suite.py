@@ -45,11 +45,23 @@ SETTINGS = {
     "seed": int,
 }
 
+POSITIVE = {"batch_size", "text_batch_size", "limit"}
+
 
 class _LineLoader(yaml.SafeLoader):
     """Remembers the line of each mapping key, so errors can point at the suite's text."""
 
     def construct_mapping(self, node, deep=False):
+        # YAML lets a repeated key silently replace the first; in a suite that drops a model or method
+        seen: dict[str, int] = {}
+        for key, _ in node.value:
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                raise UserError(
+                    f"{self.name}:{line}: key {key.value!r} appears twice in one mapping (first on line "
+                    f"{seen[key.value]}); the second would silently replace the first"
+                )
+            seen[key.value] = line
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__lines__"] = {key.value: key.start_mark.line + 1 for key, _ in node.value}
         return mapping
@@ -58,11 +70,24 @@ class _LineLoader(yaml.SafeLoader):
 def load_suite(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (a SafeLoader)
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: no such suite file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a suite file") from None
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"{path}: not UTF-8 text (byte {error.start}: {error.object[error.start : error.start + 2]!r}); "
+            "save the suite as UTF-8"
+        ) from None
+    loader = _LineLoader(text)
+    loader.name = str(path)
+    try:
+        data = loader.get_single_data()
     except yaml.YAMLError as error:
         raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise UserError(f"{path}: a suite is a mapping with the keys {', '.join(sorted(TOP_KEYS))}")
     _check_keys(path, data, TOP_KEYS, "suite")
@@ -136,10 +161,13 @@ def _settings(path: Path, data: dict) -> dict[str, Any]:
     for key, value in settings.items():
         if key == "__lines__" or value is None:
             continue
-        if not isinstance(value, SETTINGS[key]):
-            raise UserError(
-                f"{path}:{settings['__lines__'][key]}: setting {key!r} must be {SETTINGS[key].__name__}"
-            )
+        line = settings["__lines__"][key]
+        if not isinstance(value, SETTINGS[key]) or isinstance(value, bool):
+            raise UserError(f"{path}:{line}: setting {key!r} must be {SETTINGS[key].__name__}")
+        if key in POSITIVE and value <= 0:
+            raise UserError(f"{path}:{line}: setting {key!r} must be positive, not {value}")
+        if key == "num_workers" and value < 0:
+            raise UserError(f"{path}:{line}: setting 'num_workers' must be 0 or more, not {value}")
         parsed[key] = value
     return parsed
 
@@ -165,6 +193,24 @@ def _subset_of(path: Path, item: Any, key: str, entries: tuple, names: list[str]
     return tuple(entry for entry, name in zip(entries, names) if name in wanted)
 
 
+def _check_model(path: Path, name: str, item: Any) -> None:
+    from cnclip_eval.models import check_model_name
+
+    try:
+        check_model_name(name)
+    except UserError as error:
+        line = item.get("__lines__", {}).get("name", "?") if isinstance(item, dict) else _line_of(path, name)
+        raise UserError(f"{path}:{line}: {error}") from None
+
+
+def _line_of(path: Path, text: str) -> int | str:
+    """The first line of the suite that mentions ``text`` (list items carry no line of their own)."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if text in line:
+            return number
+    return "?"
+
+
 def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
     """One RunConfig per model entry (all datasets and methods), settings then overrides applied."""
     path = Path(path)
@@ -180,6 +226,8 @@ def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
         raise UserError(f"{path}: methods share the run name {duplicated[0]!r}; give each a distinct 'label'")
     settings = {**_settings(path, data), **{k: v for k, v in overrides.items() if v is not None}}
     models = [(_entry(path, item, MODEL_KEYS, "model"), item) for item in data["models"]]
+    for model, item in models:  # every model is known before the first one runs
+        _check_model(path, model["name"], item)
     return [
         RunConfig(
             models=(m["name"],),

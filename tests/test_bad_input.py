@@ -79,7 +79,12 @@ def test_classname_count_mismatch(run_cli, dataset, tmp_path, no_model):
 
 def test_not_a_dataset_folder(run_cli, tmp_path, no_model):
     code, _, err = run_cli("--dataset", tmp_path / "nowhere", "--model", "tiny")
-    assert_clean_error(code, err, "Unknown dataset")
+    assert_clean_error(code, err, "no such folder", str(tmp_path / "nowhere"))  # a path, not a name
+
+
+def test_an_unknown_dataset_name(run_cli, no_model):
+    code, _, err = run_cli("--dataset", "cifar-1O", "--model", "tiny")
+    assert_clean_error(code, err, "Unknown dataset", "cifar-10")
 
 
 def test_template_file_without_placeholder(run_cli, dataset, tmp_path, no_model):

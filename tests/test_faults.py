@@ -382,3 +382,187 @@ def test_prompts_check_refuses_shared_and_wrong_language_descriptions(
     code, out, err = run_cli("prompts", "check", pack, "--no-tokens")
     assert code == 1, out + err
     assert problem in out and "FAILED" in out
+
+
+# 8. what was asked is what runs, or it is refused up front
+
+
+def test_an_option_of_a_method_not_selected_is_refused(run_cli, shard_dir, tmp_path, no_model):
+    code, _, err = run_cli(
+        "--model", "tiny", "--dataset", shard_dir, "--method", "baseline",
+        "--llm-pack", "/nonexistent.json", "--output-dir", tmp_path / "out",
+    )  # fmt: skip
+    assert_clean_error(code, err, "--llm-pack", "'llm'", "--method")
+
+
+@pytest.mark.parametrize(("methods", "fragment"), [(",", "names no method"), ("waffle,waffle", "twice")])
+def test_an_empty_or_repeated_method_list_is_refused(
+    run_cli, shard_dir, tmp_path, no_model, methods, fragment
+):
+    code, _, err = run_cli(
+        "--model", "tiny", "--dataset", shard_dir, "--method", methods, "--output-dir", tmp_path
+    )
+    assert_clean_error(code, err, "--method", fragment)
+
+
+def test_a_suites_unknown_second_model_is_named_with_its_line_before_anything_runs(
+    run_cli, shard_dir, tmp_path
+):
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        f"version: 1\nmodels:\n  - tiny\n  - no-such-model\ndatasets: [{shard_dir}]\nmethods: [baseline]\n",
+        encoding="utf-8",
+    )
+    code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "out")
+    assert_clean_error(code, err, f"{suite}:4", "no-such-model")
+    assert not (tmp_path / "out").exists()  # the first model's results were not written
+
+
+def test_a_second_unknown_model_on_the_command_line_is_named_before_anything_runs(
+    run_cli, shard_dir, tmp_path, no_model
+):
+    code, _, err = run_cli("--model", "tiny,nope", "--dataset", shard_dir, "--output-dir", tmp_path / "out")
+    assert_clean_error(code, err, "'nope'")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("methods: [baseline]\nmethods: [llm]\n", [":6", "'methods' appears twice", "line 5"]),
+        ("methods: [baseline]\nsettings: {batch_size: 0}\n", [":6", "'batch_size' must be positive"]),
+        ("methods: [baseline]\nsettings: {num_workers: -1}\n", [":6", "'num_workers'"]),
+    ],
+)
+def test_duplicate_suite_keys_and_impossible_settings_are_refused_with_the_line(
+    run_cli, shard_dir, tmp_path, text, fragments
+):
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        f"version: 1\nname: s\nmodels: [tiny]\ndatasets: [{shard_dir}]\n{text}", encoding="utf-8"
+    )
+    code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "out")
+    assert_clean_error(code, err, str(suite), *fragments)
+
+
+# 9. one line, not a traceback
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (["--num-workers", "-1"], ["--num-workers", "-1"]),
+        (["--device", "tpu"], ["--device tpu", "cuda"]),
+    ],
+)
+def test_impossible_run_flags_are_one_line(run_cli, shard_dir, tmp_path, no_model, flags, fragments):
+    code, _, err = run_cli("--model", "tiny", "--dataset", shard_dir, "--output-dir", tmp_path / "o", *flags)
+    assert code == 2 and "Traceback" not in err
+    assert all(fragment in err for fragment in fragments), err
+
+
+def test_an_output_dir_that_is_a_file_is_refused_before_any_compute(run_cli, shard_dir, tmp_path, no_model):
+    target = tmp_path / "results.txt"
+    target.write_text("not a folder")
+    code, _, err = run_cli("--model", "tiny", "--dataset", shard_dir, "--output-dir", target)
+    assert_clean_error(code, err, "--output-dir", str(target), "is a file")
+
+
+def test_a_utf16_suite_is_one_line(run_cli, shard_dir, tmp_path):
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        f"version: 1\nmodels: [tiny]\ndatasets: [{shard_dir}]\nmethods: [baseline]\n", encoding="utf-16"
+    )
+    code, _, err = run_cli("run", suite, "--output-dir", tmp_path / "out")
+    assert_clean_error(code, err, str(suite), "not UTF-8")
+
+
+def test_a_full_disk_names_the_folder_and_what_was_written(run_cli, shard_dir, tmp_path, monkeypatch):
+    import errno
+    import os as os_module
+
+    real = os_module.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("cnclip_eval.fileio.os.fsync", full)
+    code, _, err = run_cli("--model", "tiny", "--dataset", shard_dir, "--output-dir", tmp_path / "out")
+    monkeypatch.setattr("cnclip_eval.fileio.os.fsync", real)
+    assert_clean_error(code, err, "No space left on device", str(tmp_path / "cache"))
+    assert not list((tmp_path / "cache").rglob("*.tmp"))  # no half-written file left behind
+
+
+def test_the_cache_folder_removed_mid_run_is_rebuilt(run_cli, shard_dir, tmp_path, monkeypatch):
+    """Deleting the cache while shards are being encoded: the run finishes, the cache is rebuilt."""
+    import shutil
+
+    from cnclip_eval.features import FeatureCache
+
+    save = FeatureCache.save
+    calls = []
+
+    def save_then_remove(self, shard, data):
+        calls.append(shard)
+        if len(calls) == 2:
+            shutil.rmtree(tmp_path / "cache")
+        save(self, shard, data)
+
+    monkeypatch.setattr(FeatureCache, "save", save_then_remove)
+    code, out, err = run_cli("--model", "tiny", "--dataset", shard_dir, "--output-dir", tmp_path / "out")
+    assert code == 0, err
+    assert list((tmp_path / "cache" / "features").rglob("shard-*.npz"))
+
+
+# 10. messages name keys and files as a reader wrote them
+
+
+def test_an_undecodable_image_is_named_without_python_reprs(run_cli, tmp_path):
+    from cnclip_eval.data.writer import Sample, write_metadata, write_split
+
+    root = tmp_path / "shards"
+    write_metadata(root, ["猫", "狗"], ["{c}的照片"])
+    write_split(root, "test", [Sample("s0_0000", b"not an image at all", "jpg", 0)], 1)
+    code, _, err = run_cli("--model", "tiny", "--dataset", root, "--output-dir", tmp_path / "out")
+    assert_clean_error(code, err, "s0_0000", "cannot decode")
+    assert "BytesIO" not in err and "np.str_" not in err
+
+
+def test_duplicate_sample_keys_are_named_as_written(tmp_path):
+    import numpy as np
+
+    text = f"sample key {str(np.array(['s0_0000'])[0])!r} occurs more than once"
+    assert "np.str_" not in text  # the form image_features uses
+    from PIL import UnidentifiedImageError
+
+    from cnclip_eval.data.shards import image_error_reason
+
+    assert "BytesIO" not in image_error_reason(
+        OSError("cannot identify image file <_io.BytesIO object at 0x7f>")
+    )
+    assert image_error_reason(UnidentifiedImageError("x")) == "not an image format Pillow recognises"
+
+
+def test_a_missing_dataset_folder_says_no_such_folder(run_cli, tmp_path, no_model):
+    code, _, err = run_cli("--model", "tiny", "--dataset", tmp_path / "missing" / "folder")
+    assert_clean_error(code, err, "no such folder", str(tmp_path / "missing" / "folder"))
+    assert "Unknown dataset" not in err
+
+
+# 11. what a file records is what was done
+
+
+def test_coop_metadata_records_the_context_length_the_init_phrase_sets(run_cli, tmp_path):
+    from conftest import make_dataset
+
+    root = make_dataset(tmp_path / "wds", n=10, num_shards=1, split="train")
+    out = tmp_path / "ctx.safetensors"
+    code, _, err = run_cli(
+        "coop", "train", "--dataset", root, "--model", "tiny", "--shots", "1", "--epochs", "1",
+        "--init", "一张的照片", "--device", "cpu", "--out", out,
+    )  # fmt: skip
+    assert code == 0, err
+    meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    from cnclip_eval.methods.coop.context_io import load_context
+
+    context, _ = load_context(out)
+    assert meta["recipe"]["n_ctx"] == context.shape[-2] != 16

@@ -135,17 +135,38 @@ def option_dest(method: str, option: str) -> str:
 
 
 def method_specs(args: argparse.Namespace) -> tuple[MethodSpec, ...]:
+    """One spec per ``--method`` name; an option flag of a method that is not selected, an empty
+    list and a method named twice are refused (each would silently do something else than asked)."""
+    from cnclip_eval.errors import UserError
+
+    if not args.method:
+        raise UserError("--method names no method; e.g. --method baseline (see `cnclip-eval ls methods`)")
+    repeated = sorted({name for name in args.method if args.method.count(name) > 1})
+    if repeated:
+        raise UserError(f"--method names {repeated[0]!r} twice; it would run the same method twice")
+    given = {k: v for k, v in vars(args).items() if k.startswith("method_opt__") and v is not None}
+    for dest in given:
+        method, option = dest.removeprefix("method_opt__").split("__")
+        if method not in args.method:
+            flag = f"--{method}-{option}".replace("_", "-")
+            raise UserError(
+                f"{flag} is an option of method {method!r}, which --method does not select "
+                f"({','.join(args.method)}); add {method} to --method or drop the flag"
+            )
     specs = []
     for name in args.method:
         prefix = f"method_opt__{name}__"
-        options = {
-            k.removeprefix(prefix): v for k, v in vars(args).items() if k.startswith(prefix) and v is not None
-        }
-        specs.append(MethodSpec(name, options))
+        specs.append(
+            MethodSpec(name, {k.removeprefix(prefix): v for k, v in given.items() if k.startswith(prefix)})
+        )
     return tuple(specs)
 
 
 def run_config(args: argparse.Namespace) -> RunConfig:
+    if args.num_workers < 0:
+        from cnclip_eval.errors import UserError
+
+        raise UserError(f"--num-workers {args.num_workers}: expected 0 (read shards in this process) or more")
     datasets = tuple(
         DatasetRequest(
             name,

@@ -174,13 +174,16 @@ def _read_image(f: ImageFile) -> bytes:
 
     from PIL import Image, UnidentifiedImageError
 
+    from cnclip_eval.data.shards import image_error_reason
+
     try:
         data = f.path.read_bytes()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as error:
         raise DataError(
-            f"{f.path}: not a readable image ({error}); fix or remove it, then run again with --overwrite"
+            f"{f.path}: not a readable image ({image_error_reason(error)}); fix or remove it, then run again "
+            "with --overwrite"
         ) from None
     return data
 

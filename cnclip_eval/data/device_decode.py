@@ -158,5 +158,9 @@ class DevicePreprocess:
             with Image.open(io.BytesIO(data.numpy().tobytes())) as image:
                 pixels = np.asarray(image.convert("RGB"))
         except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise DataError(f"shard {shard}, sample {key}: cannot decode the image ({error})") from None
+            from cnclip_eval.data.shards import image_error_reason
+
+            raise DataError(
+                f"shard {shard}, sample {key}: cannot decode the image ({image_error_reason(error)})"
+            ) from None
         return torch.from_numpy(pixels.copy()).permute(2, 0, 1)

@@ -71,6 +71,10 @@ def resolve_dataset(request: DatasetRequest) -> ResolvedDataset:
         return _resolve_catalog(find_spec(request.dataset), request)
     if request.dataset.startswith(("hf://", "http://", "https://")) or Path(request.dataset).is_dir():
         return _resolve_folder(request)
+    if "/" in request.dataset or "\\" in request.dataset or request.dataset.startswith((".", "~")):
+        raise DataError(
+            f"--dataset {request.dataset}: no such folder (expected a shard folder or a catalog name)"
+        )
     raise UnknownNameError("dataset", request.dataset, DATASETS.names())
 
 

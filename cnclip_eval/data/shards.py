@@ -11,6 +11,7 @@ error can name its shard and sample key)::
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -97,6 +98,16 @@ def _image_bytes(sample: dict) -> tuple[str, bytes, str]:
     return extension, sample[extension], where
 
 
+def image_error_reason(error: Exception) -> str:
+    """Why Pillow could not read an image, without the in-memory buffer's repr it puts in its
+    messages (``cannot identify image file <_io.BytesIO object at 0x...>``)."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image format Pillow recognises"
+    return re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(error)) or type(error).__name__
+
+
 def decode_image(sample: dict):
     """A PIL image in RGB, as webdataset's "pil" handler gives CLIP_benchmark."""
     from PIL import Image, UnidentifiedImageError
@@ -107,7 +118,9 @@ def decode_image(sample: dict):
             image.load()
             return image.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataError(f"{where}: cannot decode the .{extension} image ({error})") from None
+        raise DataError(
+            f"{where}: cannot decode the .{extension} image ({image_error_reason(error)})"
+        ) from None
 
 
 def encoded_image(sample: dict):

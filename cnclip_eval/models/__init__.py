@@ -229,6 +229,19 @@ def provider_of(request: ModelRequest) -> ModelProvider:
     return MODELS.get(request.name)
 
 
+def check_model_name(name: str) -> None:
+    """Refuses a name that no provider takes (a registered name, ``family:spec``, or a checkpoint
+    file), before anything runs; the provider itself judges the rest when it loads."""
+    request = ModelRequest(name)
+    if _is_checkpoint(request):
+        return
+    if Path(name).suffix in {".pt", ".pth", ".bin", ".ckpt"}:
+        from cnclip_eval.errors import UserError
+
+        raise UserError(f"--model {name}: no such checkpoint file")
+    provider_of(request)  # UnknownNameError with the valid names and a close match
+
+
 def load_model(request: ModelRequest) -> LoadedModel:
     """Resolve ``request.name`` (a registered name, ``family:spec``, else a checkpoint path) and load it."""
     if _is_checkpoint(request):
@@ -268,6 +281,7 @@ __all__ = [
     "ModelIdentity",
     "ModelRequest",
     "card_of",
+    "check_model_name",
     "identify_model",
     "load_model",
     "register_model",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -134,6 +136,8 @@ def train_from_args(args) -> dict:
         args.shots,
         epoch_features,
     )
+    # an --init phrase sets the context length (its own token count), whatever --n-ctx said
+    recipe = dataclasses.replace(recipe, n_ctx=int(context.shape[-2]))
     meta = {
         "model_id": model.model_id,
         "arch": model.arch,
