@@ -196,6 +196,68 @@ def test_a_blank_line_in_a_folders_classnames_is_refused(run_cli, tmp_path, no_m
     assert_clean_error(code, err, "classnames.txt", "empty class name at line(s) 2")
 
 
+# 5. a shard cut short, or empty, is refused
+
+
+def _tar_bytes(members: list[tuple[str, bytes]], terminated: bool = True) -> bytes:
+    """A tar archive of ``members``; unterminated: cut right after the last member (no end blocks)."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    archive = tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT)
+    for name, data in members:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    end_of_members = archive.offset
+    archive.close()
+    return buffer.getvalue() if terminated else buffer.getvalue()[:end_of_members]
+
+
+def _replace_last_shard(root: Path, data: bytes) -> Path:
+    shards = sorted((root / "test").glob("*.tar"), key=lambda p: int(p.stem))
+    shards[-1].write_bytes(data)
+    return shards[-1]
+
+
+@pytest.mark.parametrize(
+    ("how", "fragment"),
+    [("cut", "end-of-archive marker"), ("empty", "empty tar archive"), ("zero-bytes", "not a readable tar")],
+)
+def test_a_shard_cut_at_a_member_boundary_or_empty_is_refused(run_cli, tmp_path, how, fragment):
+    """Cut exactly after a member, a shard reads as a valid shorter stream unless its end blocks are
+    checked; an archive with no files, or no bytes, is an error too. The shard is named."""
+    from conftest import make_dataset
+
+    root = make_dataset(tmp_path / "wds", n=12, num_shards=2)
+    whole = sorted((root / "test").glob("*.tar"), key=lambda p: int(p.stem))[-1].read_bytes()
+    members = []
+    with __import__("tarfile").open(fileobj=__import__("io").BytesIO(whole)) as archive:
+        for member in archive.getmembers():
+            members.append((member.name, archive.extractfile(member).read()))
+    data = {
+        "cut": _tar_bytes(members[:4], terminated=False),
+        "empty": _tar_bytes([]),
+        "zero-bytes": b"",
+    }[how]
+    shard = _replace_last_shard(root, data)
+    code, _, err = run_cli("--model", "tiny", "--dataset", root, "--output-dir", tmp_path / "out")
+    assert_clean_error(code, err, shard.name, fragment)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_terminated_shard_with_the_same_members_is_read(tmp_path):
+    """The check refuses only what lacks the marker: the same members, properly ended, read in full."""
+    import io
+
+    from cnclip_eval.data.shards import group_samples, tar_members
+
+    members = [("a.cls", b"0"), ("a.jpg", b"x"), ("b.cls", b"1"), ("b.jpg", b"y")]
+    samples = list(group_samples(tar_members(io.BytesIO(_tar_bytes(members)), "s.tar"), "s.tar"))
+    assert [s["__key__"] for s in samples] == ["a", "b"]
+
+
 # 6. damaged cache entries are recomputed
 
 

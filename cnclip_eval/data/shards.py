@@ -1,10 +1,10 @@
 """Reading one shard: tar stream -> samples -> decoded (image tensor, label).
 
-Stages, each an iterator over the previous one (webdataset's grouping rule, written out so every
-error can name its shard and sample key)::
+Stages, each an iterator over the previous one::
 
-    tar members            (name, bytes) in archive order
-    -> group_samples       dict(__key__="n01440764_0", webp=b"...", cls=b"0")
+    tar_members            dict(fname="n01440764_0.webp", data=b"...", __url__=shard) in archive order,
+                           the end-of-archive marker checked
+    -> group_samples       webdataset's group_by_keys: dict(__key__="n01440764_0", webp=b"...", cls=b"0")
     -> decode_sample       (key, image (3, S, S) float32, label int | (C,) int8)
 """
 
@@ -23,16 +23,48 @@ from cnclip_eval.errors import DataError
 IMAGE_EXTENSIONS = ("webp", "png", "jpg", "jpeg")  # CLIP_benchmark's preference order
 
 
-def tar_members(stream: BinaryIO, shard_name: str) -> Iterator[tuple[str, bytes]]:
+class _EndAwareTarInfo(tarfile.TarInfo):
+    """Remembers how the archive ended. tarfile, and webdataset's tar iterator on top of it, end a
+    stream quietly both at the zero block that marks the end of an archive and at a plain end of
+    data where the next header should start, so a shard cut at a member boundary reads as a shorter
+    valid shard. This one subclass tells the two apart (no library does)."""
+
+    @classmethod
+    def fromtarfile(cls, archive):
+        try:
+            return super().fromtarfile(archive)
+        except tarfile.EOFHeaderError:  # a block of zeros: the end-of-archive marker
+            archive.ended_with_marker = True
+            raise
+        except tarfile.EmptyHeaderError:  # no data where a header should start
+            archive.ended_with_marker = False
+            raise
+
+
+def tar_members(stream: BinaryIO, shard_name: str) -> Iterator[dict]:
+    """The shard's files as webdataset's tar stage gives them; a shard without files or without its
+    end-of-archive marker (cut short, even at a member boundary) is refused naming the shard."""
+    files = 0
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as archive:
+        with tarfile.open(fileobj=stream, mode="r|*", tarinfo=_EndAwareTarInfo) as archive:
+            archive.ended_with_marker = None
             for member in archive:
-                if not member.isfile():
-                    continue
+                name = member.name
+                if not member.isfile() or name.rpartition("/")[2].startswith("__"):
+                    continue  # folders, links and webdataset's __meta__ files are not sample files
                 data = archive.extractfile(member)
-                yield member.name, data.read() if data is not None else b""
+                files += 1
+                yield {"fname": name, "data": data.read() if data is not None else b"", "__url__": shard_name}
+            ended_with_marker = archive.ended_with_marker
     except (tarfile.TarError, EOFError, OSError) as error:
         raise DataError(f"shard {shard_name}: not a readable tar archive ({error})") from None
+    if ended_with_marker is False:
+        raise DataError(
+            f"shard {shard_name}: ends without the tar end-of-archive marker (cut short after {files} "
+            "files?); copy or convert it again"
+        )
+    if files == 0:
+        raise DataError(f"shard {shard_name}: an empty tar archive (no sample files)")
 
 
 def split_key(name: str) -> tuple[str, str]:
@@ -42,20 +74,18 @@ def split_key(name: str) -> tuple[str, str]:
     return (f"{directory}/{stem}" if directory else stem), extension.lower()
 
 
-def group_samples(members: Iterator[tuple[str, bytes]], shard_name: str) -> Iterator[dict]:
-    sample: dict | None = None
-    for name, data in members:
+def group_samples(members: Iterator[dict], shard_name: str) -> Iterator[dict]:
+    """webdataset's ``group_by_keys`` stage; its errors become one line naming shard and sample."""
+    from webdataset.tariterators import group_by_keys
+
+    def handler(error: Exception) -> bool:
+        # group_by_keys reports a repeated extension as "<file name>: duplicate file name ..."
+        name = str(error.args[0]).partition(":")[0] if error.args else ""
         key, extension = split_key(name)
-        if key.startswith("__") or not extension:
-            continue
-        if sample is None or sample["__key__"] != key:
-            if sample is not None:
-                yield sample
-            sample = {"__key__": key, "__shard__": shard_name}
-        if extension in sample:
-            raise DataError(f"shard {shard_name}, sample {key}: two files with extension .{extension}")
-        sample[extension] = data
-    if sample is not None:
+        raise DataError(f"shard {shard_name}, sample {key}: two files with extension .{extension}") from None
+
+    for sample in group_by_keys(members, handler=handler):
+        sample["__shard__"] = shard_name
         yield sample
 
 
