@@ -205,7 +205,7 @@ def _tar_bytes(members: list[tuple[str, bytes]], terminated: bool = True) -> byt
     import tarfile
 
     buffer = io.BytesIO()
-    archive = tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT)
+    archive = tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115 (closed below, after its offset is read)
     for name, data in members:
         info = tarfile.TarInfo(name)
         info.size = len(data)
