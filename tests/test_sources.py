@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from cnclip_eval.data.sources import HttpSource, huggingface_source, open_source
+from cnclip_eval.data.sources import HttpSource, open_source
 from cnclip_eval.results import load_result
 
 
@@ -44,14 +44,6 @@ def test_http_missing_split_names_the_url(run_cli, http_root):
 
 
 def test_source_forms():
+    """http(s) URLs are plain HTTP sources; hf:// ones go through huggingface_hub (tests/test_streaming.py)."""
     assert isinstance(open_source("https://example.org/wds"), HttpSource)
-    hf = huggingface_source("clip-benchmark/wds_imagenet1k@abc123")
-    assert (
-        hf.url("test/0.tar")
-        == "https://huggingface.co/datasets/clip-benchmark/wds_imagenet1k/resolve/abc123/test/0.tar"
-    )
-    assert (
-        open_source("hf://clip-benchmark/wds_cars")
-        .url("classnames.txt")
-        .endswith("wds_cars/resolve/main/classnames.txt")
-    )
+    assert HttpSource("https://example.org/wds/").url("test/0.tar") == "https://example.org/wds/test/0.tar"

@@ -6,14 +6,15 @@ never held in memory whole). Nothing goes through a shell. Forms of a source str
 * ``/path/to/wds_cifar10`` or ``./shards``: a local folder;
 * ``https://host/path/wds_cifar10``: any static HTTP server;
 * ``hf://clip-benchmark/wds_imagenet1k`` (optionally ``@revision``): a Hugging Face dataset repo,
-  authenticated with the token huggingface_hub finds (``HF_TOKEN`` or ``huggingface-cli login``).
+  read through huggingface_hub's file system with the token it finds (``HF_TOKEN`` or
+  ``huggingface-cli login``), pinned to the commit the revision names when the run starts.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -58,10 +59,120 @@ class LocalSource:
         return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
+HTTP_RETRIES = int(os.environ.get("CNCLIP_EVAL_HTTP_RETRIES", "3"))  # reconnects per file, then give up
+_DROPPED = ()  # the exceptions of a connection lost mid-body (filled on first use: requests is imported lazily)
+
+
+def _dropped_errors() -> tuple[type[BaseException], ...]:
+    global _DROPPED
+    if not _DROPPED:
+        import requests
+        import urllib3
+
+        _DROPPED = (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.ReadTimeoutError,
+        )
+    return _DROPPED
+
+
+def _session():
+    """A requests session that retries connecting and 5xx answers (urllib3's Retry, bounded)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    retry = Retry(total=HTTP_RETRIES, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504))
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+class ResumableHttpStream(io.RawIOBase):
+    """A remote file read front to back; a connection dropped mid-body is reopened from the byte
+    reached (an HTTP Range request; a server that ignores Range is read again up to that byte), at
+    most ``HTTP_RETRIES`` times, so no byte, and no sample, is read twice.
+
+    Written here because requests and urllib3 retry only until the response starts, not a body cut
+    short; fsspec's HTTP file system needs aiohttp, which the project does not carry.
+    """
+
+    def __init__(self, session, url: str) -> None:
+        super().__init__()
+        self.session, self.url = session, url
+        self.position = 0
+        self.reconnects = 0
+        self._response = None
+        self._open()
+
+    def _open(self) -> None:
+        import requests
+
+        headers = {"Range": f"bytes={self.position}-"} if self.position else {}
+        try:
+            response = self.session.get(self.url, headers=headers, stream=True, timeout=HTTP_TIMEOUT_S)
+        except requests.RequestException as error:
+            raise DownloadError(
+                f"{self.url}: cannot connect ({error.__class__.__name__}). Offline? Download the shards "
+                "elsewhere and pass their folder with --data-root"
+            ) from None
+        if response.status_code == 404:
+            response.close()
+            raise FileNotFoundError(self.url)
+        if response.status_code >= 400:
+            response.close()
+            raise DownloadError(f"{self.url}: HTTP {response.status_code} {response.reason}")
+        skip = self.position if self.position and response.status_code != 206 else 0
+        self._response = response
+        while skip:  # the server sent the whole file again: pass over what was already read
+            chunk = response.raw.read(min(skip, 1 << 20))
+            if not chunk:
+                raise DownloadError(
+                    f"{self.url}: shorter on reconnecting than before ({self.position} bytes)"
+                )
+            skip -= len(chunk)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            try:
+                data = self._response.raw.read(None if size is None or size < 0 else size)
+            except _dropped_errors() as error:
+                self._response.close()
+                if self.reconnects >= HTTP_RETRIES:
+                    raise DownloadError(
+                        f"{self.url}: the connection dropped {self.reconnects + 1} times (last at byte "
+                        f"{self.position}: {error.__class__.__name__}); try again later or download the "
+                        "shards and pass --data-root"
+                    ) from None
+                self.reconnects += 1
+                self._open()
+                continue
+            self.position += len(data)
+            return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        super().close()
+
+
 @dataclass(frozen=True)
 class HttpSource:
+    """Any static HTTP(S) server, through requests (no credentials are sent)."""
+
     base_url: str
-    headers: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         return self.base_url
@@ -71,39 +182,94 @@ class HttpSource:
 
     def version(self, relpath: str) -> str | None:
         # a HEAD request per shard would cost a round trip each run; remote shards are published,
-        # not rewritten (pin a Hugging Face revision in the URL to be sure)
+        # not rewritten (pin a Hugging Face revision to be sure)
         return None
 
     def open(self, relpath: str) -> BinaryIO:
-        request = urllib.request.Request(self.url(relpath), headers=dict(self.headers))
+        return ResumableHttpStream(_shared_session(), self.url(relpath))
+
+
+_SESSIONS: dict[int, object] = {}
+
+
+def _shared_session():
+    """One session per process (DataLoader workers each get their own after the fork)."""
+    pid = os.getpid()
+    if pid not in _SESSIONS:
+        _SESSIONS[pid] = _session()
+    return _SESSIONS[pid]
+
+
+@dataclass(frozen=True)
+class HuggingFaceSource:
+    """A dataset repo on the Hugging Face hub, read through huggingface_hub's ``HfFileSystem``: it
+    sends the user's token (``HF_TOKEN`` or ``huggingface-cli login``) to the hub only, not to the
+    host a large file is redirected to, honours ``HF_ENDPOINT``, and reconnects a dropped stream from
+    the byte reached. ``commit`` is the revision resolved once, so every shard and every result
+    refers to one fixed state of the repo."""
+
+    repo: str
+    revision: str  # as asked for ("main", a tag, a branch or a commit)
+    commit: str  # the commit it resolved to
+    endpoint: str
+
+    def describe(self) -> str:
+        return f"hf://{self.repo}@{self.commit}"
+
+    def url(self, relpath: str) -> str:
+        return f"hf://{self.repo}@{self.commit}/{relpath}"
+
+    def version(self, relpath: str) -> str | None:
+        return self.commit
+
+    def open(self, relpath: str) -> BinaryIO:
+        from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
         try:
-            return urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S)  # noqa: S310 (http(s) only)
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
+            f = _hf_file_system(self.endpoint).open(
+                f"datasets/{self.repo}@{self.commit}/{relpath}", "rb", block_size=0
+            )
+            f.read(0)  # connects now, so a missing file is FileNotFoundError here, not mid-read
+        except (FileNotFoundError, EntryNotFoundError):
+            raise FileNotFoundError(self.url(relpath)) from None
+        except HfHubHTTPError as error:
+            if getattr(error.response, "status_code", None) == 404:
                 raise FileNotFoundError(self.url(relpath)) from None
-            raise DownloadError(f"{self.url(relpath)}: HTTP {error.code} {error.reason}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise DownloadError(
-                f"{self.url(relpath)}: cannot connect ({reason}). Offline? Download the shards elsewhere "
-                "and pass their folder with --data-root"
-            ) from None
+            raise DownloadError(_hub_failure(self.url(relpath), error)) from None
+        except OSError as error:
+            raise DownloadError(_hub_failure(self.url(relpath), error)) from None
+        return f
 
 
-def huggingface_source(repo: str) -> HttpSource:
-    """A dataset repo on the Hugging Face hub, read over HTTP with the user's token (if any)."""
-    repo, _, revision = repo.partition("@")
+@functools.cache
+def _hf_file_system(endpoint: str):
+    from huggingface_hub import HfFileSystem
+
+    return HfFileSystem(endpoint=endpoint)
+
+
+def _hub_failure(what: str, error: BaseException) -> str:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return (
+        f"{what}: cannot read from the Hugging Face hub ({reason}). Offline? Download the shards "
+        "elsewhere and pass their folder with --data-root"
+    )
+
+
+def huggingface_source(spec: str) -> HuggingFaceSource:
+    """``owner/repo[@revision]`` -> a source pinned to the commit the revision names now."""
+    from huggingface_hub import HfApi
+
+    repo, _, revision = spec.partition("@")
+    revision = revision or "main"
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    headers: tuple[tuple[str, str], ...] = ()
     try:
-        from huggingface_hub import get_token
-
-        token = get_token()
-        if token:
-            headers = (("Authorization", f"Bearer {token}"),)
-    except ImportError:
-        pass
-    return HttpSource(f"{endpoint}/datasets/{repo}/resolve/{revision or 'main'}", headers)
+        commit = HfApi(endpoint=endpoint).dataset_info(repo, revision=revision).sha
+    except Exception as error:  # offline, unknown repo or revision: hub clients raise many types
+        raise DownloadError(_hub_failure(f"hf://{repo}@{revision}", error)) from None
+    if not commit:
+        raise DownloadError(f"hf://{repo}@{revision}: the hub did not say which commit this revision is")
+    return HuggingFaceSource(repo, revision, commit, endpoint)
 
 
 def open_source(spec: str) -> Source:
