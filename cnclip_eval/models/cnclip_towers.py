@@ -20,6 +20,7 @@ import torch
 
 from cnclip_eval.models.base import TEXT_INPUT_EMBEDDINGS, LoadedModel, Preprocessing
 from cnclip_eval.models.cnclip_text import CnClipTokenizer, special_ids
+from cnclip_eval.models.towers import ImageTower, TextTower
 
 FAMILY = "cn_clip"
 LANGUAGES = ("zh",)
@@ -32,22 +33,6 @@ CAPABILITIES = frozenset({TEXT_INPUT_EMBEDDINGS})
 def preprocessing(size: int) -> Preprocessing:
     """cn_clip's ``image_transform``: squash resize (bicubic), RGB, CLIP mean/std."""
     return Preprocessing(id="cn_clip.image_transform:squash-bicubic+rgb-first+clip-mean-std", size=size)
-
-
-class ImageTower:
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.module = module
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return self.module.encode_image(images)  # (B, D)
-
-
-class TextTower:
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.module = module
-
-    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.module.encode_text(ids)  # (B, D); cn_clip masks [PAD] (id 0) itself
 
 
 class BertEmbeddingInput:

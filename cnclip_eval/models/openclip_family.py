@@ -135,6 +135,7 @@ def _create(arch: str, pretrained: str | None, request: ModelRequest, checkpoint
 
 def load(request: ModelRequest, spec: str) -> LoadedModel:
     from cnclip_eval.models import openclip_towers as towers
+    from cnclip_eval.models.towers import ImageTower, TextTower
 
     _refuse_arch(request)
     arch, pretrained = parse_spec(spec)
@@ -169,8 +170,8 @@ def load(request: ModelRequest, spec: str) -> LoadedModel:
             if pretrained
             else f"random (--seed {request.seed})"
         ),
-        encode_image=towers.ImageTower(module),
-        encode_text=towers.TextTower(module),
+        encode_image=ImageTower(module),
+        encode_text=TextTower(module),  # open_clip masks by its pad id or causally itself
         tokenizer=text,
         preprocessing=preprocessing,
         transform=preprocess,

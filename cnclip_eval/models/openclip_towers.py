@@ -92,24 +92,6 @@ class OpenClipTokenizer:
         return with_specials[:1], with_specials[1:-1], with_specials[-1:]
 
 
-class ImageTower:
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.module = module
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return self.module.encode_image(images)  # (B, D)
-
-
-class TextTower:
-    """``encode_text`` as open_clip runs it: it builds its own mask from the ids (pad id or causal)."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.module = module
-
-    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.module.encode_text(ids)  # (B, D)
-
-
 class HfEmbeddingInput:
     """``text_input_embeddings`` for an HF text tower: ``HFTextEncoder.forward`` from ``inputs_embeds``
     (the transformer, its pooler over the mask, its projection), as CoOp needs it."""
