@@ -161,12 +161,20 @@ _TRANSFORMERS_PUBLISHED = {
         "SigLIP ViT-B/16 at 256px, multilingual",
     ),
 }
-for _name, (_repo, _languages, _summary) in _TRANSFORMERS_PUBLISHED.items():
-    register_model(
-        _name,
-        Deferred("cnclip_eval.models.hf_family:published", _repo),
-        ModelCard("transformers", _languages, f"Hugging Face {_repo}", _summary),
-    )
+
+
+def register_published(family: str, factory: str, source: str, table: dict) -> None:
+    """Short names of a family's published weights: ``{name: (spec, languages, summary)}``, each
+    loaded by ``factory(spec)`` on first use."""
+    for name, (spec, languages, summary) in table.items():
+        register_model(
+            name, Deferred(factory, spec), ModelCard(family, languages, f"{source} {spec}", summary)
+        )
+
+
+register_published(
+    "transformers", "cnclip_eval.models.hf_family:published", "Hugging Face", _TRANSFORMERS_PUBLISHED
+)
 
 FAMILIES.add(
     "transformers",
@@ -193,12 +201,9 @@ _OPEN_CLIP_PUBLISHED = {
     ),
     "openai-ViT-B-16": ("ViT-B-16:openai", ("en",), "OpenAI CLIP ViT-B/16 through open_clip (English only)"),
 }
-for _name, (_spec, _languages, _summary) in _OPEN_CLIP_PUBLISHED.items():
-    register_model(
-        _name,
-        Deferred("cnclip_eval.models.openclip_family:published", _spec),
-        ModelCard("open_clip", _languages, f"open_clip {_spec}", _summary),
-    )
+register_published(
+    "open_clip", "cnclip_eval.models.openclip_family:published", "open_clip", _OPEN_CLIP_PUBLISHED
+)
 
 FAMILIES.add(
     "open_clip",
