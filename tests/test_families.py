@@ -66,13 +66,16 @@ def coop_context(model, dataset, folder: Path) -> Path:
     features = torch.nn.functional.normalize(torch.randn(2 * dataset.num_classes, dim), dim=-1)
     labels = torch.arange(2 * dataset.num_classes) % dataset.num_classes
     recipe = Recipe(n_ctx=2, epochs=2, batch_size=16)
-    context, log = train_context(model, dataset.classnames, features, labels, recipe, shots=2)
+    from cnclip_eval.engine import dataset_texts
+
+    classnames = dataset_texts(dataset, None, model.languages).classnames  # the names the model reads
+    context, log = train_context(model, classnames, features, labels, recipe, shots=2)
     meta = {
         "model_id": model.model_id,
         "weights_id": model.weights_id,
         "dataset": dataset.name,
         "num_classes": dataset.num_classes,
-        "classnames_sha256": sha256_json(dataset.classnames),
+        "classnames_sha256": sha256_json(classnames),
         "shots": 2,
         "seed": 0,
         "recipe": recipe.as_dict(),

@@ -99,16 +99,18 @@ def test_prompts_cut_at_the_context_are_counted(arch):
     assert cut == [False, True]
 
 
-def test_coop_text_path_without_context_equals_encode_text(tmp_path):
-    """XLM-R tower: the inputs_embeds path (CoOp) with an empty context gives encode_text's features."""
+@pytest.mark.parametrize("kind", KINDS)
+def test_coop_text_path_without_context_equals_encode_text(kind, tmp_path):
+    """Both text towers (XLM-R through inputs_embeds, open_clip's own transformer from its token
+    embeddings): the CoOp path with an empty context gives encode_text's features."""
     from cnclip_eval.methods.coop.text_path import encode_with_context, name_token_ids
 
-    model = load_model(ModelRequest(f"open_clip:{register('tiny-oc-xlmr', tmp_path)}"))
+    model = load_model(ModelRequest(f"open_clip:{register(kind, tmp_path)}"))
     names = ["红色的圆形", "蓝色的方块", "black and white checks"]
     hidden = model.capabilities["text_input_embeddings"].hidden_size
     with torch.no_grad():
         ours_ = encode_with_context(model, torch.zeros(0, hidden), name_token_ids(model, names))
-        theirs = model.module.encode_text(open_clip.get_tokenizer("tiny-oc-xlmr")(names))
+        theirs = model.module.encode_text(open_clip.get_tokenizer(kind)(names))
     assert torch.max(torch.abs(ours_ - theirs)).item() < 1e-5
 
 

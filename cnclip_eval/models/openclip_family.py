@@ -155,9 +155,8 @@ def load(request: ModelRequest, spec: str) -> LoadedModel:
         0 if pad_id is None else int(pad_id),  # open_clip's own BPE pads with 0
         pad_to_context=not towers.pad_trims_exactly(module),
     )
-    capabilities = {}
-    if towers.text_tower(module) is not None:
-        capabilities[TEXT_INPUT_EMBEDDINGS] = towers.HfEmbeddingInput(module, text)
+    embedding_path = towers.embedding_input(module, text)
+    capabilities = {TEXT_INPUT_EMBEDDINGS: embedding_path} if embedding_path is not None else {}
     source = f"file:{checkpoint.resolve()}" if checkpoint and Path(pretrained).is_file() else None
     return LoadedModel(
         model_id=request.name,

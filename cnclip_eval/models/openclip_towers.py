@@ -116,3 +116,54 @@ class HfEmbeddingInput:
         # which equals the ids-derived numbering for a left-aligned, right-padded row
         out = self.text.transformer(inputs_embeds=embeddings, attention_mask=mask)
         return self.text.proj(self.text.pooler(out, mask))  # (B, D)
+
+
+class TransformerEmbeddingInput:
+    """``text_input_embeddings`` for open_clip's own text transformer (``CLIP.encode_text``) run from
+    input embeddings: the same steps (positions, the causal transformer, ``ln_final``, pooling at the
+    end token, the projection), with the pooled position taken from the mask instead of the ids'
+    argmax, since learned context vectors have no ids. Rows are padded to the context length, as
+    ``encode_text`` needs (see :func:`pad_trims_exactly`)."""
+
+    POOLED = ("argmax", "eos", "first", "last")
+
+    def __init__(self, module: torch.nn.Module, tokenizer: OpenClipTokenizer) -> None:
+        self.module = module
+        self.tokenizer = tokenizer
+        self.hidden_size = module.token_embedding.embedding_dim
+        self.prefix_ids, _, self.suffix_ids = tokenizer.frame()
+        self.logit_scale = float(module.logit_scale.detach().exp().reshape(-1)[0])
+
+    def word_ids(self, texts: list[str]) -> list[list[int]]:
+        prefix, suffix = len(self.prefix_ids), len(self.suffix_ids)
+        rows = self.tokenizer._rows(texts, 10 * self.tokenizer.context_length)  # names are not cut here
+        return [row[prefix : len(row) - suffix] for row in rows]
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.module.token_embedding(ids)  # (n, H)
+
+    def encode(self, embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        module = self.module
+        x = embeddings + module.positional_embedding  # (B, L, H), L = the context length
+        x = module.ln_final(module.transformer(x, attn_mask=module.attn_mask))
+        rows = torch.arange(x.shape[0], device=x.device)
+        pooled = {
+            "first": lambda: x[:, 0],
+            "last": lambda: x[:, -1],
+        }.get(module.text_pool_type, lambda: x[rows, mask.sum(1) - 1])()  # argmax/eos: the end token
+        projection = module.text_projection
+        if projection is None:
+            return pooled
+        return (
+            projection(pooled) if isinstance(projection, torch.nn.Linear) else pooled @ projection
+        )  # (B, D)
+
+
+def embedding_input(module: torch.nn.Module, tokenizer: OpenClipTokenizer):
+    """The model's ``text_input_embeddings`` capability, or None where its text tower has no path."""
+    if text_tower(module) is not None:
+        return HfEmbeddingInput(module, tokenizer)
+    own = all(hasattr(module, name) for name in ("token_embedding", "positional_embedding", "attn_mask"))
+    if own and getattr(module, "text_pool_type", None) in TransformerEmbeddingInput.POOLED:
+        return TransformerEmbeddingInput(module, tokenizer)
+    return None

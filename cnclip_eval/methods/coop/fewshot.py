@@ -93,7 +93,7 @@ def augmented_features(model, images: list, seed: int, batch_size: int = 128):
 def train_from_args(args) -> dict:
     from cnclip_eval.config import RunConfig
     from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
-    from cnclip_eval.engine import dataset_features, pick_device
+    from cnclip_eval.engine import dataset_features, dataset_texts, pick_device
     from cnclip_eval.features import default_cache_dir
     from cnclip_eval.methods.coop.context_io import save_context
     from cnclip_eval.methods.coop.text_path import embedding_input
@@ -108,9 +108,11 @@ def train_from_args(args) -> dict:
     device = pick_device(args.device)
     model = load_model(ModelRequest(args.model, args.arch, None, args.seed, device))
     embedding_input(model)  # a model without the capability is refused before any image is encoded
+    # the names the model reads (English ones for an English-only model), as evaluation will give them
+    classnames = dataset_texts(dataset, None, model.languages, args.model).classnames
     config = RunConfig(models=(args.model,), datasets=(), methods=(), progress=False)
     images = dataset_features(model, dataset, config, args.cache_dir or default_cache_dir())
-    picked = sample_shots(images.labels, images.keys, args.shots, args.seed, dataset.classnames)
+    picked = sample_shots(images.labels, images.keys, args.shots, args.seed, classnames)
     recipe = Recipe(
         n_ctx=args.n_ctx,
         init=args.init,
@@ -129,7 +131,7 @@ def train_from_args(args) -> dict:
     torch.manual_seed(args.seed)
     context, log = train_context(
         model,
-        dataset.classnames,
+        classnames,
         images.features[picked].to(device),
         torch.from_numpy(images.labels[picked]).to(device),
         recipe,
@@ -145,7 +147,7 @@ def train_from_args(args) -> dict:
         "dataset": dataset.name,
         "split": dataset.layout.split,
         "num_classes": dataset.num_classes,
-        "classnames_sha256": sha256_json(dataset.classnames),
+        "classnames_sha256": sha256_json(classnames),
         "shots": args.shots,
         "seed": args.seed,
         "samples": [str(k) for k in images.keys[picked]],
