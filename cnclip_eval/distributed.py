@@ -2,7 +2,7 @@
 
 Launched by torchrun (``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` in the environment), the harness joins
 the process group (NCCL on GPUs, gloo on CPUs), each rank encodes its own shards (each sample exactly
-once, see ``data.loader.assigned_shards``), the per-shard features are gathered to every rank, and
+once, see ``data.loader.worker_shards``), the per-shard features are gathered to every rank, and
 rank 0 alone builds classifiers and writes results. A plain ``cnclip-eval`` run is world size 1.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cnclip_eval.data.layout import read_layout
-from cnclip_eval.data.loader import ShardStream, assigned_shards, make_loader
+from cnclip_eval.data.loader import ShardStream, make_loader, worker_shards
 from cnclip_eval.data.sources import open_source
 
 from conftest import make_dataset
@@ -38,8 +38,15 @@ def test_each_sample_exactly_once(layout, num_workers):
     assert sorted(shards_done) == [0, 1, 2, 3]
 
 
-def test_assignment_covers_ranks_and_workers(layout):
-    dealt = [s.index for r in range(2) for w in range(3) for s in assigned_shards(layout.shards, w, 3, r, 2)]
+def test_assignment_covers_ranks_and_workers(layout, monkeypatch):
+    """Every shard goes to exactly one (rank, worker); webdataset reads the worker from WORKER and
+    NUM_WORKERS where they are set, as here, else from the DataLoader."""
+    dealt = []
+    for rank in range(2):
+        for worker in range(3):
+            monkeypatch.setenv("WORKER", str(worker))
+            monkeypatch.setenv("NUM_WORKERS", "3")
+            dealt += [s.index for s in worker_shards(layout.shards, rank, 2)]
     assert sorted(dealt) == [0, 1, 2, 3]
 
 

@@ -1,8 +1,9 @@
 """Streaming shards through DataLoader workers, each sample exactly once.
 
-Shards are dealt to (rank, worker) pairs round-robin: worker ``w`` of ``W`` on rank ``r`` of ``R``
-reads shards ``r * W + w, + R * W, ...``. A worker with no shard (more workers than shards) yields
-nothing, so no sample is read twice and none is skipped. Batches never straddle shards; the last
+Shards are dealt as webdataset deals them: rank ``r`` of ``R`` takes every ``R``-th shard from
+``r`` (split by node), and worker ``w`` of ``W`` every ``W``-th of those from ``w`` (webdataset's
+``split_by_worker``). A worker with no shard (more workers than shards) yields nothing, so no
+sample is read twice and none is skipped. Batches never straddle shards; the last
 batch of a shard says so, which lets the engine cache image features shard by shard and resume an
 interrupted run at shard granularity.
 """
@@ -14,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset
 
 from cnclip_eval.data.layout import Shard
 from cnclip_eval.data.shards import decode_image, encoded_image, read_shard
@@ -30,11 +31,12 @@ class ShardBatch(NamedTuple):
     last: bool  # the final batch of its shard
 
 
-def assigned_shards(
-    shards: Sequence[Shard], worker: int, num_workers: int, rank: int = 0, world_size: int = 1
-) -> list[Shard]:
-    slot, slots = rank * num_workers + worker, world_size * num_workers
-    return list(shards[slot::slots])
+def worker_shards(shards: Sequence[Shard], rank: int, world_size: int) -> list[Shard]:
+    """This DataLoader worker's shards of this rank's, through webdataset's ``split_by_worker`` stage
+    (the rank is the harness's own, from torchrun, so the node split is the same slice written out)."""
+    from webdataset.shardlists import split_by_worker
+
+    return list(split_by_worker(list(shards[rank::world_size])))
 
 
 class StreamFailure(NamedTuple):
@@ -83,10 +85,8 @@ class ShardStream(IterableDataset):
             yield StreamFailure(error)
 
     def _batches(self) -> Iterator[ShardBatch]:
-        info = get_worker_info()
-        worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
         remaining = self.limit
-        for shard in assigned_shards(self.shards, worker, num_workers, self.rank, self.world_size):
+        for shard in worker_shards(self.shards, self.rank, self.world_size):
             if remaining is not None and remaining <= 0:
                 # past the limit: an empty final batch, so the shard still counts as done
                 yield self._batch(shard, [], [], [], last=True)
