@@ -154,3 +154,9 @@ def test_qa_clip_loads_its_cn_clip_format_checkpoint_from_the_hub_cache(tiny_mod
     assert loaded.family == "cn_clip" and loaded.source == "Hugging Face TencentARC/QA-CLIP/QA-CLIP-base.pt"
     prompts = ["红色的圆形的照片", "一张蓝色的方块的图片"]
     assert torch.equal(TextEncoder(loaded).encode(prompts), TextEncoder(tiny_model).encode(prompts))
+
+
+@pytest.mark.parametrize("name", ["open_clip:", "transformers:"])
+def test_a_family_prefix_without_a_model_is_one_line(run_cli, bilingual_dir, name):
+    code, _, err = run_cli("--model", name, "--dataset", bilingual_dir)
+    assert_clean_error(code, err, f"--model {name}", "name the model after the prefix")

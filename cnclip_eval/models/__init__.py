@@ -237,12 +237,15 @@ def provider_of(request: ModelRequest) -> ModelProvider:
 def check_model_name(name: str) -> None:
     """Refuses a name that no provider takes (a registered name, ``family:spec``, or a checkpoint
     file), before anything runs; the provider itself judges the rest when it loads."""
+    from cnclip_eval.errors import UserError
+
     request = ModelRequest(name)
     if _is_checkpoint(request):
         return
-    if Path(name).suffix in {".pt", ".pth", ".bin", ".ckpt"}:
-        from cnclip_eval.errors import UserError
-
+    family, sep, spec = name.partition(":")
+    if sep and not spec and family in FAMILIES:
+        raise UserError(f"--model {name}: name the model after the prefix ({FAMILIES.entry(family).summary})")
+    if family_of(name) is None and Path(name).suffix in {".pt", ".pth", ".bin", ".ckpt"}:
         raise UserError(f"--model {name}: no such checkpoint file")
     provider_of(request)  # UnknownNameError with the valid names and a close match
 
