@@ -92,21 +92,29 @@ class OpenClipTokenizer:
         return with_specials[:1], with_specials[1:-1], with_specials[-1:]
 
 
-class HfEmbeddingInput:
-    """``text_input_embeddings`` for an HF text tower: ``HFTextEncoder.forward`` from ``inputs_embeds``
-    (the transformer, its pooler over the mask, its projection), as CoOp needs it."""
+class _EmbeddingInput:
+    """What both open_clip embedding paths share: the frame of special ids and a name's own ids."""
 
-    def __init__(self, module: torch.nn.Module, tokenizer: OpenClipTokenizer) -> None:
-        self.text = text_tower(module)
+    def __init__(self, module: torch.nn.Module, tokenizer: OpenClipTokenizer, hidden_size: int) -> None:
+        self.module = module
         self.tokenizer = tokenizer
-        self.hidden_size = self.text.transformer.get_input_embeddings().embedding_dim
+        self.hidden_size = hidden_size
         self.prefix_ids, _, self.suffix_ids = tokenizer.frame()
-        self.logit_scale = float(module.logit_scale.detach().exp())
+        self.logit_scale = float(module.logit_scale.detach().exp().reshape(-1)[0])
 
     def word_ids(self, texts: list[str]) -> list[list[int]]:
         prefix, suffix = len(self.prefix_ids), len(self.suffix_ids)
         rows = self.tokenizer._rows(texts, 10 * self.tokenizer.context_length)  # names are not cut here
         return [row[prefix : len(row) - suffix] for row in rows]
+
+
+class HfEmbeddingInput(_EmbeddingInput):
+    """``text_input_embeddings`` for an HF text tower: ``HFTextEncoder.forward`` from ``inputs_embeds``
+    (the transformer, its pooler over the mask, its projection), as CoOp needs it."""
+
+    def __init__(self, module: torch.nn.Module, tokenizer: OpenClipTokenizer) -> None:
+        self.text = text_tower(module)
+        super().__init__(module, tokenizer, self.text.transformer.get_input_embeddings().embedding_dim)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.text.transformer.get_input_embeddings()(ids)  # (n, H)
@@ -118,7 +126,7 @@ class HfEmbeddingInput:
         return self.text.proj(self.text.pooler(out, mask))  # (B, D)
 
 
-class TransformerEmbeddingInput:
+class TransformerEmbeddingInput(_EmbeddingInput):
     """``text_input_embeddings`` for open_clip's own text transformer (``CLIP.encode_text``) run from
     input embeddings: the same steps (positions, the causal transformer, ``ln_final``, pooling at the
     end token, the projection), with the pooled position taken from the mask instead of the ids'
@@ -128,16 +136,7 @@ class TransformerEmbeddingInput:
     POOLED = ("argmax", "eos", "first", "last")
 
     def __init__(self, module: torch.nn.Module, tokenizer: OpenClipTokenizer) -> None:
-        self.module = module
-        self.tokenizer = tokenizer
-        self.hidden_size = module.token_embedding.embedding_dim
-        self.prefix_ids, _, self.suffix_ids = tokenizer.frame()
-        self.logit_scale = float(module.logit_scale.detach().exp().reshape(-1)[0])
-
-    def word_ids(self, texts: list[str]) -> list[list[int]]:
-        prefix, suffix = len(self.prefix_ids), len(self.suffix_ids)
-        rows = self.tokenizer._rows(texts, 10 * self.tokenizer.context_length)  # names are not cut here
-        return [row[prefix : len(row) - suffix] for row in rows]
+        super().__init__(module, tokenizer, module.token_embedding.embedding_dim)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.module.token_embedding(ids)  # (n, H)
