@@ -60,23 +60,21 @@ class LocalSource:
 
 
 HTTP_RETRIES = int(os.environ.get("CNCLIP_EVAL_HTTP_RETRIES", "3"))  # reconnects per file, then give up
-_DROPPED = ()  # the exceptions of a connection lost mid-body (filled on first use: requests is imported lazily)
 
 
+@functools.cache
 def _dropped_errors() -> tuple[type[BaseException], ...]:
-    global _DROPPED
-    if not _DROPPED:
-        import requests
-        import urllib3
+    """The exceptions of a connection lost mid-body (requests is imported on first use)."""
+    import requests
+    import urllib3
 
-        _DROPPED = (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            urllib3.exceptions.ProtocolError,
-            urllib3.exceptions.ReadTimeoutError,
-        )
-    return _DROPPED
+    return (
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        urllib3.exceptions.ProtocolError,
+        urllib3.exceptions.ReadTimeoutError,
+    )
 
 
 def _session():
