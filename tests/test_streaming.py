@@ -5,6 +5,7 @@ Servers run on 127.0.0.1 only, stop with the test, and answer a bounded number o
 
 from __future__ import annotations
 
+import email.utils
 import http.server
 import json
 import re
@@ -23,8 +24,8 @@ TOKEN = "hf_test_token_never_leaves_the_hub"
 
 
 class Server:
-    """A ThreadingHTTPServer on 127.0.0.1 whose GETs go to ``answer(handler)``; it records each
-    request's path, Authorization and Range headers."""
+    """A ThreadingHTTPServer on 127.0.0.1 whose GETs and HEADs go to ``answer(handler)``; it records
+    each GET's path, Authorization and Range headers."""
 
     def __init__(self, answer) -> None:
         seen = self.seen = []
@@ -33,7 +34,8 @@ class Server:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):  # noqa: N802 (http.server's name)
-                seen.append((self.path, self.headers.get("Authorization"), self.headers.get("Range")))
+                if self.command == "GET":  # HEADs ask for a file's version only
+                    seen.append((self.path, self.headers.get("Authorization"), self.headers.get("Range")))
                 answer(self)
 
             do_HEAD = do_GET  # noqa: N815
@@ -68,10 +70,11 @@ def serve_file(handler, root: Path, relpath: str, drop_at: dict | None = None) -
     start = int(re.match(r"bytes=(\d+)-", handler.headers.get("Range", "bytes=0-")).group(1))
     status = 206 if start else 200
     body = data[start:]
-    headers = {"Content-Length": str(len(body)), "Accept-Ranges": "bytes"}
+    modified = email.utils.formatdate(path.stat().st_mtime, usegmt=True)  # as a static file server says
+    headers = {"Content-Length": str(len(body)), "Accept-Ranges": "bytes", "Last-Modified": modified}
     if start:
         headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-    cut = (drop_at if drop_at is not None else {}).pop(relpath, None)
+    cut = None if handler.command == "HEAD" else (drop_at if drop_at is not None else {}).pop(relpath, None)
     handler.send_response(status)
     for name, value in headers.items():
         handler.send_header(name, value)
@@ -198,3 +201,31 @@ def test_reconnects_are_bounded(run_cli, shard_dir, tmp_path, monkeypatch):
         server.close()
     assert_clean_error(code, err, "/test/0.tar", "dropped 3 times")
     assert sum(path.endswith("0.tar") for path, _, _ in server.seen) == 3
+
+
+def test_a_shard_rewritten_on_an_http_server_is_encoded_again(run_cli, tmp_path):
+    """The server's Last-Modified / Content-Length / ETag key the feature cache, as size and mtime do
+    for a local folder: a rebuilt shard behind the same URL is never served old features."""
+    import os
+
+    from conftest import make_dataset
+
+    root = make_dataset(tmp_path / "wds", n=12, num_shards=2, seed=1)
+    server = Server(lambda h: serve_file(h, root, h.path.lstrip("/")))
+    try:
+        argv = ["--dataset", server.url + "/", "--model", "tiny", "--num-workers", "0"]
+        code, _, err = run_cli(*argv, "--output-dir", tmp_path / "a")
+        assert code == 0, err
+        first = load_result(next((tmp_path / "a").glob("*.json")))
+        make_dataset(root, n=12, num_shards=2, seed=2)  # other images behind the same URLs
+        for shard in (root / "test").glob("*.tar"):
+            os.utime(shard, (1_900_000_000, 1_900_000_000))  # a later Last-Modified, whatever the clock
+        code, _, err = run_cli(*argv, "--output-dir", tmp_path / "b")
+        assert code == 0, err
+        second = load_result(next((tmp_path / "b").glob("*.json")))
+    finally:
+        server.close()
+    assert (
+        second.provenance["image_features"]["shards_computed"] == 2
+    )  # encoded again, not read from the cache
+    assert first.provenance["image_features"]["cache_key"] != second.provenance["image_features"]["cache_key"]

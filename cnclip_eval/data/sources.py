@@ -179,9 +179,18 @@ class HttpSource:
         return f"{self.base_url.rstrip('/')}/{relpath}"
 
     def version(self, relpath: str) -> str | None:
-        # a HEAD request per shard would cost a round trip each run; remote shards are published,
-        # not rewritten (pin a Hugging Face revision to be sure)
-        return None
+        """The server's ETag, Last-Modified and Content-Length (a HEAD request): a shard rewritten on
+        the server is a new cache entry. None where the server says none (then only the URL counts)."""
+        import requests
+
+        try:
+            response = _shared_session().head(self.url(relpath), allow_redirects=True, timeout=HTTP_TIMEOUT_S)
+        except requests.RequestException:
+            return None  # reading the shard will name the problem
+        if response.status_code >= 400:
+            return None
+        tags = [response.headers.get(name) for name in ("ETag", "Last-Modified", "Content-Length")]
+        return ":".join(tag or "" for tag in tags) if any(tags) else None
 
     def open(self, relpath: str) -> BinaryIO:
         return ResumableHttpStream(_shared_session(), self.url(relpath))
