@@ -44,15 +44,11 @@ from benchmarks.synthetic import make_shards  # noqa: E402
 from cnclip_eval.config import MethodSpec, RunConfig  # noqa: E402
 from cnclip_eval.data.catalog import find_spec  # noqa: E402
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset  # noqa: E402
-from cnclip_eval.engine import (  # noqa: E402
-    build_classifier,
-    dataset_features,
-    dataset_texts,
-    prepare_methods,
-    run_method,
-)
+from cnclip_eval.engine import dataset_features, prepare_methods  # noqa: E402
 from cnclip_eval.features import ClassifierCache  # noqa: E402
 from cnclip_eval.models import ModelRequest, load_model  # noqa: E402
+from cnclip_eval.tasks.base import MethodRun  # noqa: E402
+from cnclip_eval.tasks.classification import CLASSIFICATION, build_classifier, dataset_texts  # noqa: E402
 from cnclip_eval.templates import resolve_templates  # noqa: E402
 from cnclip_eval.text import TextEncoder, classifier_from_prompts  # noqa: E402
 
@@ -137,19 +133,12 @@ def ours_eval(model, data_dir: Path, methods: list[MethodSpec], cache_dir: Path,
     encoder = TextEncoder(model, model.device, args.text_batch_size)
     accuracies = {}
     for spec, method, options in prepare_methods(tuple(methods)):
-        record, _ = run_method(
-            model,
-            dataset,
-            images,
-            spec,
-            method,
-            options,
-            encoder,
-            ClassifierCache(cache_dir / f"clf-{time.perf_counter_ns()}"),
-            config,
-            str(model.device),
+        run = MethodRun(
+            model, dataset, images, spec, method, options, encoder,
+            ClassifierCache(cache_dir / f"clf-{time.perf_counter_ns()}"), config, str(model.device),
             {"run_name": spec.run_name, "dataset_tag": "", "stem": f"bench-{spec.run_name}"},
-        )
+        )  # fmt: skip
+        record, _ = CLASSIFICATION.run(run)
         accuracies[spec.run_name] = record.metrics["top1"]
     return accuracies
 

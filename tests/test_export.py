@@ -75,8 +75,9 @@ def run_exported(argv: list[str]) -> dict:
 def test_files_keys_and_classifier(run_cli, shard_dir, tmp_path, tiny_model):
     from cnclip_eval.config import MethodSpec
     from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
-    from cnclip_eval.engine import build_classifier, prepare_methods
+    from cnclip_eval.engine import prepare_methods
     from cnclip_eval.features import ClassifierCache
+    from cnclip_eval.tasks.classification import build_classifier
     from cnclip_eval.text import TextEncoder
 
     out = tmp_path / "cb"

@@ -10,12 +10,13 @@ import torch
 
 from cnclip_eval.config import MethodSpec
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
-from cnclip_eval.engine import build_classifier, prepare_methods
+from cnclip_eval.engine import prepare_methods
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import ClassifierCache
 from cnclip_eval.methods import METHODS
 from cnclip_eval.methods.base import refuse_for_model
 from cnclip_eval.models import ModelRequest, load_model
+from cnclip_eval.tasks.classification import build_classifier
 from cnclip_eval.text import TextEncoder
 
 from conftest import assert_clean_error, make_dataset
@@ -66,7 +67,7 @@ def coop_context(model, dataset, folder: Path) -> Path:
     features = torch.nn.functional.normalize(torch.randn(2 * dataset.num_classes, dim), dim=-1)
     labels = torch.arange(2 * dataset.num_classes) % dataset.num_classes
     recipe = Recipe(n_ctx=2, epochs=2, batch_size=16)
-    from cnclip_eval.engine import dataset_texts
+    from cnclip_eval.tasks.classification import dataset_texts
 
     classnames = dataset_texts(dataset, None, model.languages).classnames  # the names the model reads
     context, log = train_context(model, classnames, features, labels, recipe, shots=2)

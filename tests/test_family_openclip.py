@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnclip_eval.engine import dataset_texts
 from cnclip_eval.models import ModelRequest, load_model
+from cnclip_eval.tasks.classification import dataset_texts
 from cnclip_eval.text import TextEncoder
 
 from conftest import CLASSNAMES_EN, assert_clean_error, make_dataset

@@ -12,9 +12,10 @@ import torch.nn.functional as F
 
 from cnclip_eval.config import MethodSpec
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
-from cnclip_eval.engine import LOGIT_SCALE, build_classifier, prepare_methods
+from cnclip_eval.engine import LOGIT_SCALE, prepare_methods
 from cnclip_eval.features import ClassifierCache
 from cnclip_eval.image_features import compute_features, feature_cache_for
+from cnclip_eval.tasks.classification import build_classifier
 from cnclip_eval.text import TextEncoder
 
 

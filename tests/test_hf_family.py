@@ -15,10 +15,11 @@ import torch.nn.functional as F
 
 from cnclip_eval.config import MethodSpec
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
-from cnclip_eval.engine import build_classifier, dataset_texts, prepare_methods
+from cnclip_eval.engine import prepare_methods
 from cnclip_eval.features import ClassifierCache
 from cnclip_eval.image_features import compute_features, feature_cache_for
 from cnclip_eval.models import ModelRequest, identify_model, load_model
+from cnclip_eval.tasks.classification import build_classifier, dataset_texts
 from cnclip_eval.text import TextEncoder
 
 from conftest import CLASSNAMES_EN, make_dataset

@@ -49,6 +49,11 @@ class ResolvedDataset:
     def num_classes(self) -> int:
         return len(self.classnames)
 
+    @property
+    def task_name(self) -> str:
+        """The registered task (:data:`cnclip_eval.tasks.base.TASKS`) that scores this dataset."""
+        return "classification"
+
     def provenance(self) -> dict:
         return {
             "name": self.name,

@@ -100,8 +100,9 @@ class ExportedMethod:
 
 def export_clip_benchmark(request: ExportRequest) -> list[ExportedMethod]:
     """Write every method's files for one (model, dataset); what was written and how to run it."""
-    from cnclip_eval.engine import build_classifier, dataset_texts, pick_device, prepare_methods
+    from cnclip_eval.engine import pick_device, prepare_methods
     from cnclip_eval.features import ClassifierCache, default_cache_dir
+    from cnclip_eval.tasks.classification import build_classifier, dataset_texts
     from cnclip_eval.text import TextEncoder
 
     dataset = resolve_dataset(request.dataset)
