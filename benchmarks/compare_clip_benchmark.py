@@ -44,8 +44,9 @@ from benchmarks.synthetic import make_shards  # noqa: E402
 from cnclip_eval.config import MethodSpec, RunConfig  # noqa: E402
 from cnclip_eval.data.catalog import find_spec  # noqa: E402
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset  # noqa: E402
-from cnclip_eval.engine import dataset_features, prepare_methods  # noqa: E402
+from cnclip_eval.engine import prepare_methods  # noqa: E402
 from cnclip_eval.features import ClassifierCache  # noqa: E402
+from cnclip_eval.image_features import dataset_features  # noqa: E402
 from cnclip_eval.models import ModelRequest, load_model  # noqa: E402
 from cnclip_eval.tasks.base import MethodRun  # noqa: E402
 from cnclip_eval.tasks.classification import CLASSIFICATION, build_classifier, dataset_texts  # noqa: E402

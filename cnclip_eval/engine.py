@@ -16,25 +16,16 @@ import torch
 from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.device_decode import check_decode
 from cnclip_eval.data.resolve import ResolvedDataset, resolve_dataset
-from cnclip_eval.distributed import World, current_world, rank_device
+from cnclip_eval.distributed import current_world, rank_device
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import ClassifierCache, default_cache_dir
 from cnclip_eval.fingerprint import (
-    classifier_key_inputs,
-    feature_key_inputs,
     index_existing,
     result_fingerprint,
-)
-from cnclip_eval.image_features import (
-    SINGLE_PROCESS,
-    DatasetFeatures,
-    compute_features,
-    feature_cache_for,
 )
 from cnclip_eval.methods import METHODS, Method
 from cnclip_eval.methods.base import refuse_for_model, refuse_missing_capabilities, resolve_options
 from cnclip_eval.models import (
-    LoadedModel,
     ModelIdentity,
     ModelRequest,
     check_model_name,
@@ -44,7 +35,6 @@ from cnclip_eval.models import (
 from cnclip_eval.naming import refuse_collisions, result_names
 from cnclip_eval.results import ResultRecord, load_result, save_result
 from cnclip_eval.tasks.base import TASKS, MethodRun
-from cnclip_eval.tasks.classification import dataset_texts
 from cnclip_eval.text import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -127,21 +117,13 @@ def evaluate(
             check_model_fits(identity, model_name, methods, datasets)
         todo: list[tuple[ResolvedDataset, list]] = []
         for d, dataset in enumerate(datasets):
-            features_key = feature_key_inputs(
-                identity, dataset, config.precision, config.limit, config.decode
-            )
+            task = TASKS.get(dataset.task_name)
+            features_key = task.features_key(identity, dataset, config)
             pending = []
             for m, (spec, method, options) in enumerate(methods):
                 named = names[(i, d, m)]
-                classifier_key = classifier_key_inputs(
-                    identity,
-                    dataset_texts(dataset, spec, identity.languages),
-                    spec,
-                    method,
-                    options,
-                    config.precision,
-                )
-                fingerprint = result_fingerprint(features_key, classifier_key, named["stem"])
+                method_key = task.method_key(identity, dataset, spec, method, options, config)
+                fingerprint = result_fingerprint(features_key, method_key, named["stem"])
                 if fingerprint in existing:
                     log.info("skipping %s: result exists", named["what"])
                     emit(load_result(existing[fingerprint]))
@@ -154,7 +136,8 @@ def evaluate(
         model = model or load_model(request)
         encoder = TextEncoder(model, device, config.text_batch_size)
         for dataset, pending in todo:
-            images = dataset_features(model, dataset, config, cache_root, world)
+            task = TASKS.get(dataset.task_name)
+            images = task.encode(model, dataset, config, cache_root, world)
             if not world.is_main:
                 continue  # rank 0 builds the classifiers and writes the results
             for spec, method, options, fingerprint, named in pending:
@@ -162,7 +145,7 @@ def evaluate(
                     model, dataset, images, spec, method, options, encoder, ClassifierCache(cache_root),
                     config, device, named,
                 )  # fmt: skip
-                record, predictions = TASKS.get(dataset.task_name).run(run)
+                record, predictions = task.run(run)
                 record.provenance["request_fingerprint"] = fingerprint
                 save_result(record, predictions, config.output_dir)
                 emit(record)
@@ -180,7 +163,7 @@ def check_model_fits(
         )
     refuse_for_model(methods, model_name, identity.family, identity.languages)
     for dataset in datasets:
-        dataset_texts(dataset, None, identity.languages, model_name)
+        TASKS.get(dataset.task_name).check_model(identity, model_name, dataset)
 
 
 def planned_stems(config: RunConfig) -> list[tuple[str, str]]:
@@ -203,26 +186,3 @@ def plan_names(config: RunConfig, datasets: list[ResolvedDataset], methods: list
                 named["what"] = f"{model_name} / {request.dataset} / {named['run_name']}"
                 names[(i, d, m)] = named
     return names
-
-
-def dataset_features(
-    model: LoadedModel,
-    dataset: ResolvedDataset,
-    config: RunConfig,
-    cache_root: Path,
-    world: World = SINGLE_PROCESS,
-) -> DatasetFeatures:
-    """Image features of ``dataset`` under ``model``: from the cache, or computed (and cached) now."""
-    cache = feature_cache_for(model, dataset, cache_root, config.precision, config.limit, config.decode)
-    return compute_features(
-        model,
-        dataset,
-        cache,
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
-        precision=config.precision,
-        limit=config.limit,
-        decode=config.decode,
-        progress=config.progress and world.is_main,
-        world=world,
-    )

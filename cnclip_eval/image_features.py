@@ -10,11 +10,13 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnclip_eval.config import RunConfig
 from cnclip_eval.data.device_decode import DevicePreprocess
 from cnclip_eval.data.loader import ShardStream, make_loader, raise_failures
 from cnclip_eval.data.resolve import ResolvedDataset
@@ -204,3 +206,26 @@ def _check_samples(dataset: ResolvedDataset, keys: np.ndarray, limit: int | None
             f"{dataset.layout.describe()}: the shards hold {len(keys)} samples, but {dataset.name} "
             f"{dataset.layout.split} has {expected}; some shards are truncated or of another split"
         )
+
+
+def dataset_features(
+    model: LoadedModel,
+    dataset: ResolvedDataset,
+    config: RunConfig,  # batch size, workers, precision, limit, decode, progress
+    cache_root: Path,
+    world: World = SINGLE_PROCESS,
+) -> DatasetFeatures:
+    """Image features of ``dataset`` under ``model``: from the cache, or computed (and cached) now."""
+    cache = feature_cache_for(model, dataset, cache_root, config.precision, config.limit, config.decode)
+    return compute_features(
+        model,
+        dataset,
+        cache,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        precision=config.precision,
+        limit=config.limit,
+        decode=config.decode,
+        progress=config.progress and world.is_main,
+        world=world,
+    )

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from cnclip_eval.features import ClassifierCache
     from cnclip_eval.image_features import DatasetFeatures
     from cnclip_eval.methods.base import Method
-    from cnclip_eval.models.base import LoadedModel
+    from cnclip_eval.models.base import LoadedModel, ModelIdentity
     from cnclip_eval.results import Predictions, ResultRecord
     from cnclip_eval.text import TextEncoder
 
@@ -42,6 +42,31 @@ class MethodRun:
 class Task(Protocol):
     name: str
     main_metric_summary: str
+
+    def check_model(self, identity: ModelIdentity, model_name: str, dataset: ResolvedDataset) -> None:
+        """Refuse, before any work, a model that cannot be evaluated on ``dataset`` (one line)."""
+        ...
+
+    def features_key(self, identity: ModelIdentity, dataset: ResolvedDataset, config: RunConfig) -> dict:
+        """Everything the dataset's encoded features depend on (skip-existing and caches key on it)."""
+        ...
+
+    def method_key(
+        self,
+        identity: ModelIdentity,
+        dataset: ResolvedDataset,
+        spec: MethodSpec,
+        method: Method,
+        options,
+        config,
+    ) -> dict:
+        """Everything one method's scores depend on beyond the features."""
+        ...
+
+    def encode(self, model: LoadedModel, dataset: ResolvedDataset, config: RunConfig, cache_root, world):
+        """The dataset's features under ``model`` (cached, resumable): the expensive part, once per
+        model and dataset, shared by every method."""
+        ...
 
     def run(self, run: MethodRun) -> tuple[ResultRecord, Predictions]:
         """The result record and its per-sample predictions."""

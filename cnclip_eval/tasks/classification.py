@@ -10,17 +10,17 @@ import time
 import numpy as np
 import torch
 
-from cnclip_eval.config import MethodSpec
+from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.device_decode import preprocessing_id
 from cnclip_eval.data.resolve import ResolvedDataset
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import ClassifierCache
-from cnclip_eval.fingerprint import classifier_key_inputs
-from cnclip_eval.image_features import autocast
+from cnclip_eval.fingerprint import classifier_key_inputs, feature_key_inputs
+from cnclip_eval.image_features import autocast, dataset_features
 from cnclip_eval.methods import Classifier, DatasetTexts, Method, MethodContext
 from cnclip_eval.metrics import compute_metrics
 from cnclip_eval.models import LoadedModel
-from cnclip_eval.models.base import reads_chinese
+from cnclip_eval.models.base import ModelIdentity, reads_chinese
 from cnclip_eval.protocol import RunSettings, protocol_of
 from cnclip_eval.provenance import environment
 from cnclip_eval.results import Predictions, ResultRecord
@@ -179,6 +179,27 @@ def _jsonable(options: dict) -> dict:
 class ClassificationTask:
     name = "classification"
     main_metric_summary = "the dataset's (top-1 for most; see `cnclip-eval ls metrics`)"
+
+    def check_model(self, identity: ModelIdentity, model_name: str, dataset: ResolvedDataset) -> None:
+        dataset_texts(dataset, None, identity.languages, model_name)  # English names for English models
+
+    def features_key(self, identity: ModelIdentity, dataset: ResolvedDataset, config: RunConfig) -> dict:
+        return feature_key_inputs(identity, dataset, config.precision, config.limit, config.decode)
+
+    def method_key(
+        self,
+        identity: ModelIdentity,
+        dataset: ResolvedDataset,
+        spec: MethodSpec,
+        method: Method,
+        options,
+        config,
+    ) -> dict:
+        texts = dataset_texts(dataset, spec, identity.languages)
+        return classifier_key_inputs(identity, texts, spec, method, options, config.precision)
+
+    def encode(self, model: LoadedModel, dataset: ResolvedDataset, config: RunConfig, cache_root, world):
+        return dataset_features(model, dataset, config, cache_root, world)
 
     def run(self, run: MethodRun) -> tuple[ResultRecord, Predictions]:
         return classify(run)

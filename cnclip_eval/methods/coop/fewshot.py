@@ -93,8 +93,9 @@ def augmented_features(model, images: list, seed: int, batch_size: int = 128):
 def train_from_args(args) -> dict:
     from cnclip_eval.config import RunConfig
     from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
-    from cnclip_eval.engine import dataset_features, pick_device
+    from cnclip_eval.engine import pick_device
     from cnclip_eval.features import default_cache_dir
+    from cnclip_eval.image_features import dataset_features
     from cnclip_eval.methods.coop.context_io import save_context
     from cnclip_eval.methods.coop.text_path import embedding_input
     from cnclip_eval.methods.coop.train import Recipe, train_context
