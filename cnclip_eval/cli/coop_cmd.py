@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnclip_eval.methods.coop.fewshot import train_from_args
+    from cnclip_eval.train_coop import train_from_args
 
     meta = train_from_args(args)
     print(
