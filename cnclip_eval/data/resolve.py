@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cnclip_eval.data.catalog import DATASETS, DatasetSpec, find_spec, is_catalog_name, read_classname_file
 from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, read_templates
+from cnclip_eval.data.retrieval_dataset import is_retrieval_folder, resolve_retrieval_folder
 from cnclip_eval.data.sources import open_source
 from cnclip_eval.errors import DataError, UnknownNameError
 from cnclip_eval.fileio import sha256_json
@@ -74,6 +75,8 @@ class ResolvedDataset:
 def resolve_dataset(request: DatasetRequest) -> ResolvedDataset:
     if is_catalog_name(request.dataset):
         return _resolve_catalog(find_spec(request.dataset), request)
+    if is_retrieval_folder(request.dataset, request.split):
+        return resolve_retrieval_folder(request.dataset, request.split)
     if request.dataset.startswith(("hf://", "http://", "https://")) or Path(request.dataset).is_dir():
         return _resolve_folder(request)
     if "/" in request.dataset or "\\" in request.dataset or request.dataset.startswith((".", "~")):

@@ -79,3 +79,8 @@ TASKS.add(
     "cnclip_eval.tasks.classification:CLASSIFICATION",
     "class names + templates -> a (C, D) classifier; top-1, mean per-class recall, mAP, ROC-AUC",
 )
+TASKS.add(
+    "retrieval",
+    "cnclip_eval.tasks.retrieval:RETRIEVAL",
+    "captions and images -> cosine scores; t2i / i2t R@1/5/10 and mean_recall (CN-CLIP's MR)",
+)

@@ -1,0 +1,61 @@
+"""A retrieval dataset as a run sees it: a folder in CN-CLIP's format (``{split}_imgs.tsv`` and
+``{split}_texts.jsonl``, :mod:`cnclip_eval.data.cnclip_retrieval`), read and checked before any
+model is loaded, and scored by the ``retrieval`` task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnclip_eval.data.cnclip_retrieval import RetrievalSplit, is_cnclip_retrieval_folder, read_retrieval_split
+from cnclip_eval.data.sources import LocalSource, Source
+from cnclip_eval.errors import DataError
+
+SPLITS = ("test", "valid")  # the split taken when none is named: CN-CLIP reports MUGE on valid
+
+
+@dataclass(frozen=True)
+class RetrievalLayout:
+    source: Source
+    split: str
+
+
+@dataclass(frozen=True)
+class RetrievalDataset:
+    name: str
+    layout: RetrievalLayout
+    split_data: RetrievalSplit
+    directions: tuple[str, ...] = ("t2i", "i2t")  # what is reported (MUGE: t2i only)
+    spec: None = None  # no catalog entry
+    main_metric: str = "mean_recall"
+    task_name: str = "retrieval"
+
+    def provenance(self) -> dict:
+        data = self.split_data
+        return {
+            "name": self.name,
+            "source": self.layout.source.describe(),
+            "split": self.layout.split,
+            "images": str(data.images_file.name),
+            "texts": str(data.texts_file.name),
+            "num_images": len(data.image_ids),
+            "num_texts": len(data.texts),
+            "directions": list(self.directions),
+            "task": "retrieval",
+        }
+
+
+def is_retrieval_folder(path: str, split: str | None) -> bool:
+    folder = Path(path)
+    return folder.is_dir() and any(
+        is_cnclip_retrieval_folder(folder, s) for s in ([split] if split else SPLITS)
+    )
+
+
+def resolve_retrieval_folder(path: str, split: str | None) -> RetrievalDataset:
+    folder = Path(path).resolve()
+    chosen = split or next((s for s in SPLITS if is_cnclip_retrieval_folder(folder, s)), None)
+    if chosen is None or not is_cnclip_retrieval_folder(folder, chosen):
+        raise DataError(f"{folder}: no {chosen or 'test or valid'}_imgs.tsv with {chosen or '…'}_texts.jsonl")
+    data = read_retrieval_split(folder, chosen)
+    return RetrievalDataset(folder.name, RetrievalLayout(LocalSource(folder), chosen), data)

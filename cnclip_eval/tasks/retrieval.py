@@ -1,0 +1,185 @@
+"""The retrieval task: captions and images of a CN-CLIP-format split become text and image features,
+scored by cosine similarity, with CN-CLIP's recalls (:mod:`.retrieval_metrics`).
+
+The texts are the captions as given, so the only method is ``baseline``; the others build class-name
+classifiers and are refused up front. Image features are cached in chunks of the images file (a
+stopped run resumes from the chunks done); caption features go through the run's text encoder
+(batched, length-sorted, cut to each batch's longest caption where the family's mask allows).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cnclip_eval.config import MethodSpec, RunConfig
+from cnclip_eval.data.cnclip_retrieval import image_bytes
+from cnclip_eval.data.device_decode import preprocessing_id
+from cnclip_eval.data.retrieval_dataset import RetrievalDataset
+from cnclip_eval.errors import DataError, UserError
+from cnclip_eval.features import FeatureCache, ShardFeatures
+from cnclip_eval.fileio import sha256_json
+from cnclip_eval.image_features import autocast
+from cnclip_eval.methods.base import Method
+from cnclip_eval.models.base import LoadedModel, ModelIdentity, reads_chinese
+from cnclip_eval.provenance import environment
+from cnclip_eval.results import ResultRecord
+from cnclip_eval.tasks.base import MethodRun
+from cnclip_eval.tasks.retrieval_metrics import retrieval_metrics
+
+CHUNK = 256  # images per cache entry
+
+
+@dataclass
+class RetrievalFeatures:
+    images: torch.Tensor  # (I, D) float32, rows L2-normalized, in the images file's order
+    cache_key: str
+    chunks_from_cache: int
+    chunks_computed: int
+    seconds: float
+
+
+def _decode(image_id: str, data: bytes, where: str):
+    from PIL import Image
+
+    from cnclip_eval.data.shards import image_error_reason
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return image.convert("RGB")
+    except (OSError, ValueError) as error:
+        raise DataError(f"{where}: image {image_id}: cannot decode ({image_error_reason(error)})") from None
+
+
+class RetrievalTask:
+    name = "retrieval"
+    main_metric_summary = "mean_recall: the mean of the reported R@1/5/10 (CN-CLIP's MR)"
+
+    def check_model(self, identity: ModelIdentity, model_name: str, dataset: RetrievalDataset) -> None:
+        if not reads_chinese(identity.languages):
+            raise UserError(
+                f"model {model_name} reads only {', '.join(identity.languages)}; the captions of "
+                f"{dataset.name} are Chinese"
+            )
+
+    def features_key(self, identity: ModelIdentity, dataset: RetrievalDataset, config: RunConfig) -> dict:
+        source, images = dataset.layout.source, dataset.split_data.images_file.name
+        return {
+            "task": "retrieval",
+            "weights": identity.weights_id,
+            "arch": identity.arch,
+            "preprocessing": preprocessing_id(identity.preprocessing, "pil"),
+            "source": source.describe(),
+            "images": images,
+            "images_version": source.version(images),  # size and mtime: a rewritten file is re-encoded
+            "precision": config.precision,
+        }
+
+    def method_key(
+        self,
+        identity: ModelIdentity,
+        dataset: RetrievalDataset,
+        spec: MethodSpec,
+        method: Method,
+        options,
+        config,
+    ) -> dict:
+        if spec.name != "baseline" or spec.templates:
+            raise UserError(
+                f"method {spec.run_name!r} builds class-name classifiers; {dataset.name} is a retrieval "
+                "dataset whose texts are its captions: use --method baseline"
+            )
+        data = dataset.split_data
+        return {
+            "task": "retrieval",
+            "texts_sha256": sha256_json([data.text_ids, data.texts]),
+            "pairs_sha256": sha256_json(data.text_to_images),
+            "directions": list(dataset.directions),
+            "precision": config.precision,
+        }
+
+    def encode(self, model: LoadedModel, dataset: RetrievalDataset, config: RunConfig, cache_root, world):
+        if world.size > 1:
+            raise UserError(f"{dataset.name}: retrieval runs in one process (not under torchrun) for now")
+        started = time.perf_counter()
+        cache = FeatureCache(cache_root, self.features_key(model.identity, dataset, config))
+        chunks, from_cache, computed = [], 0, 0
+        pending: list[tuple[str, bytes]] = []
+
+        def flush() -> None:
+            nonlocal from_cache, computed
+            index = len(chunks)
+            cached = cache.load(index)
+            if cached is not None and list(cached.keys) == [i for i, _ in pending]:
+                chunks.append(torch.from_numpy(cached.features))
+                from_cache += 1
+            else:
+                where = str(dataset.split_data.images_file)
+                pixels = torch.stack([model.transform(_decode(i, data, where)) for i, data in pending])
+                with torch.inference_mode(), autocast(model.device, config.precision):
+                    features = F.normalize(model.encode_image(pixels.to(model.device)).float(), dim=-1).cpu()
+                keys = np.array([i for i, _ in pending])
+                cache.save(index, ShardFeatures(features.numpy(), np.zeros(len(keys), np.int64), keys))
+                chunks.append(features)
+                computed += 1
+            pending.clear()
+
+        for image_id, data in image_bytes(dataset.split_data):
+            pending.append((image_id, data))
+            if len(pending) == CHUNK:
+                flush()
+        if pending:
+            flush()
+        seconds = time.perf_counter() - started
+        return RetrievalFeatures(torch.cat(chunks), cache.key, from_cache, computed, seconds)
+
+    def run(self, run: MethodRun) -> tuple[ResultRecord, None]:
+        model, dataset, images, config = run.model, run.dataset, run.features, run.config
+        data = dataset.split_data
+        started = time.perf_counter()
+        texts = run.encoder.encode(data.texts)  # (T, D), rows L2-normalized
+        text_seconds = time.perf_counter() - started
+        metrics, ranks = retrieval_metrics(
+            images.images.numpy(), texts.numpy(), data.text_to_images, dataset.directions
+        )
+        record = ResultRecord(
+            model=model.model_id,
+            dataset=dataset.name,
+            split=dataset.layout.split,
+            method=run.spec.name,
+            run_name=run.names["run_name"],
+            main_metric=dataset.main_metric,
+            metrics=metrics,
+            n_samples=len(data.texts),
+            protocol="custom",  # CN-CLIP's retrieval protocol is not checked setting by setting yet
+            provenance={
+                "model": {"id": model.model_id, "family": model.family, "arch": model.arch,
+                          "source": model.source, "weights_id": model.weights_id},
+                "dataset": {**dataset.provenance(), "tag": run.names["dataset_tag"]},
+                "method": {"name": run.spec.name, "options": {}},
+                "precision": config.precision,
+                "image_preprocessing": {"id": preprocessing_id(model.preprocessing, "pil")},
+                "context_length": model.tokenizer.context_length,
+                "texts_truncated": int(run.encoder.truncated),
+                "image_features": {
+                    "cache_key": images.cache_key,
+                    "chunks_from_cache": images.chunks_from_cache,
+                    "chunks_computed": images.chunks_computed,
+                    "seconds": round(images.seconds, 3),
+                },
+                "text_seconds": round(text_seconds, 3),
+                "queries": {direction: int(len(r)) for direction, r in ranks.items()},
+                "environment": environment(run.device),
+            },
+            file_stem=run.names["stem"],
+        )  # fmt: skip
+        return record, None
+
+
+RETRIEVAL = RetrievalTask()
