@@ -119,3 +119,21 @@ def test_an_english_only_model_is_refused_for_chinese_captions(folder):
     identity = ModelIdentity("w", "a", Preprocessing("p", 32), ("en",))
     with pytest.raises(UserError, match="reads only en"):
         RETRIEVAL.check_model(identity, "clip-ViT-B-16", resolve_retrieval_folder(str(folder), None))
+
+
+def test_muge_by_name_reads_its_valid_split_and_reports_text_to_image_only(run_cli, tmp_path):
+    images = {str(1000 + i): jpeg(i) for i in range(6)}
+    texts = [{"text_id": t, "text": f"{NAMES[t % 4]}{t}", "image_ids": [1000 + t % 6]} for t in range(8)]
+    root = write_split(tmp_path / "MUGE", images, texts, split="valid")
+    code, _, err = run_cli(
+        "--model", "tiny", "--dataset", "muge", "--data-root", root, "--output-dir", tmp_path / "o"
+    )
+    assert code == 0, err
+    result = load_result(next((tmp_path / "o").glob("*.json")))
+    assert result.dataset == "muge" and result.split == "valid"
+    assert set(result.metrics) == {"t2i_r1", "t2i_r5", "t2i_r10", "mean_recall"}
+
+
+def test_a_retrieval_catalog_name_without_data_root_says_what_to_get(run_cli, no_model):
+    code, _, err = run_cli("--model", "tiny", "--dataset", "flickr30k-cn")
+    assert_clean_error(code, err, "flickr30k-cn", "Flickr30k-CN.zip", "--data-root")

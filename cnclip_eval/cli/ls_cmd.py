@@ -85,6 +85,20 @@ def run(args: argparse.Namespace) -> int:
                 tablefmt="github",
             )
         )
+        from cnclip_eval.data.retrieval_dataset import RETRIEVAL_SPECS
+
+        rows = [
+            [s.name, s.split, "+".join(s.directions), "mean_recall", s.release]
+            for s in RETRIEVAL_SPECS.values()
+        ]
+        print()
+        print(
+            tabulate(
+                rows,
+                headers=["retrieval dataset", "split", "directions", "metric", "--data-root"],
+                tablefmt="github",
+            )
+        )
         return 0
     registry = registries()[args.what]
     rows = []

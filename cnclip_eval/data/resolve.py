@@ -11,7 +11,12 @@ from pathlib import Path
 
 from cnclip_eval.data.catalog import DATASETS, DatasetSpec, find_spec, is_catalog_name, read_classname_file
 from cnclip_eval.data.layout import ShardLayout, read_classnames, read_layout, read_templates
-from cnclip_eval.data.retrieval_dataset import is_retrieval_folder, resolve_retrieval_folder
+from cnclip_eval.data.retrieval_dataset import (
+    RETRIEVAL_SPECS,
+    is_retrieval_folder,
+    resolve_retrieval_catalog,
+    resolve_retrieval_folder,
+)
 from cnclip_eval.data.sources import open_source
 from cnclip_eval.errors import DataError, UnknownNameError
 from cnclip_eval.fileio import sha256_json
@@ -73,6 +78,8 @@ class ResolvedDataset:
 
 
 def resolve_dataset(request: DatasetRequest) -> ResolvedDataset:
+    if request.dataset in RETRIEVAL_SPECS:
+        return resolve_retrieval_catalog(request.dataset, request.data_root, request.split)
     if is_catalog_name(request.dataset):
         return _resolve_catalog(find_spec(request.dataset), request)
     if is_retrieval_folder(request.dataset, request.split):

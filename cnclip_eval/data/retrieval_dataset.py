@@ -15,6 +15,30 @@ SPLITS = ("test", "valid")  # the split taken when none is named: CN-CLIP report
 
 
 @dataclass(frozen=True)
+class RetrievalSpec:
+    """A retrieval dataset CN-CLIP reports, read from its preprocessed release (``--data-root``)."""
+
+    name: str
+    split: str  # the split CN-CLIP's table reports
+    directions: tuple[str, ...]
+    release: str  # what to download and unpack for --data-root
+
+
+RETRIEVAL_SPECS = {
+    spec.name: spec
+    for spec in (
+        RetrievalSpec(
+            "muge", "valid", ("t2i",), "MUGE.zip (CN-CLIP's preprocessed MUGE; text -> image only)"
+        ),
+        RetrievalSpec(
+            "flickr30k-cn", "test", ("t2i", "i2t"), "Flickr30k-CN.zip (CN-CLIP's preprocessed release)"
+        ),
+        RetrievalSpec("coco-cn", "test", ("t2i", "i2t"), "COCO-CN (from its authors, in CN-CLIP's format)"),
+    )
+}
+
+
+@dataclass(frozen=True)
 class RetrievalLayout:
     source: Source
     split: str
@@ -50,6 +74,20 @@ def is_retrieval_folder(path: str, split: str | None) -> bool:
     return folder.is_dir() and any(
         is_cnclip_retrieval_folder(folder, s) for s in ([split] if split else SPLITS)
     )
+
+
+def resolve_retrieval_catalog(name: str, data_root: str | None, split: str | None) -> RetrievalDataset:
+    """``--dataset muge --data-root DIR``: the folder of CN-CLIP's release, its reported split and
+    directions (MUGE: text -> image only)."""
+    spec = RETRIEVAL_SPECS[name]
+    if not data_root:
+        raise DataError(
+            f"dataset {name!r} is read from a local copy of {spec.release}: unpack it and pass --data-root DIR"
+        )
+    if not Path(data_root).is_dir():
+        raise DataError(f"--data-root {data_root}: no such folder")
+    dataset = resolve_retrieval_folder(data_root, split or spec.split)
+    return RetrievalDataset(name, dataset.layout, dataset.split_data, spec.directions)
 
 
 def resolve_retrieval_folder(path: str, split: str | None) -> RetrievalDataset:
