@@ -22,6 +22,7 @@ class RetrievalSpec:
     split: str  # the split CN-CLIP's table reports
     directions: tuple[str, ...]
     release: str  # what to download and unpack for --data-root
+    source: str | None = None  # a folder shipped with the package (the demo); None: --data-root
 
 
 RETRIEVAL_SPECS = {
@@ -34,6 +35,13 @@ RETRIEVAL_SPECS = {
             "flickr30k-cn", "test", ("t2i", "i2t"), "Flickr30k-CN.zip (CN-CLIP's preprocessed release)"
         ),
         RetrievalSpec("coco-cn", "test", ("t2i", "i2t"), "COCO-CN (from its authors, in CN-CLIP's format)"),
+        RetrievalSpec(
+            "demo-shapes-retrieval",
+            "test",
+            ("t2i", "i2t"),
+            "shipped (100 demo-shapes images, 60 Chinese captions)",
+            str(Path(__file__).resolve().parent.parent / "demo" / "retrieval-v1"),
+        ),
     )
 }
 
@@ -80,6 +88,7 @@ def resolve_retrieval_catalog(name: str, data_root: str | None, split: str | Non
     """``--dataset muge --data-root DIR``: the folder of CN-CLIP's release, its reported split and
     directions (MUGE: text -> image only)."""
     spec = RETRIEVAL_SPECS[name]
+    data_root = data_root or spec.source
     if not data_root:
         raise DataError(
             f"dataset {name!r} is read from a local copy of {spec.release}: unpack it and pass --data-root DIR"
