@@ -3,14 +3,20 @@
 Full-batch L-BFGS on cross-entropy + weight_decay * ||W||^2, written with torch because the head must
 start from the text classifier, which sklearn's LogisticRegression cannot take as its starting point.
 """
+
 from __future__ import annotations
 
 import torch
 
 
-def train_linear_probe(features: torch.Tensor, labels: torch.Tensor, init: torch.Tensor,
-                       weight_decay: float, logit_scale: float = 100.0,
-                       steps: int = 200) -> torch.Tensor:
+def train_linear_probe(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    init: torch.Tensor,
+    weight_decay: float,
+    logit_scale: float = 100.0,
+    steps: int = 200,
+) -> torch.Tensor:
     """features (M, D), labels (M,), init (C, D) text classifier -> trained head (C, D)."""
     weight = init.detach().clone().float().requires_grad_(True)
     x = features.float()

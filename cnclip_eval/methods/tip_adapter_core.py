@@ -5,21 +5,29 @@ where f are test image features, W the zero-shot classifier, F the K-shot cache 
 features) and L their one-hot labels. Written by hand because it is three matrix products; the
 official repository (gaopengcuhk/Tip-Adapter) is a script, not an importable library.
 """
+
 from __future__ import annotations
 
 import torch
 
 
-def cache_logits(features: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                 beta: float) -> torch.Tensor:
+def cache_logits(
+    features: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, beta: float
+) -> torch.Tensor:
     """features (N, D), keys (M, D), values (M, C) one-hot -> (N, C) cache affinities."""
     affinity = features @ keys.T  # (N, M), cosine for normalized features
     return torch.exp(-beta * (1.0 - affinity)) @ values
 
 
-def tip_adapter_logits(features: torch.Tensor, classifier: torch.Tensor, keys: torch.Tensor,
-                       values: torch.Tensor, alpha: float, beta: float,
-                       logit_scale: float = 100.0) -> torch.Tensor:
+def tip_adapter_logits(
+    features: torch.Tensor,
+    classifier: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    alpha: float,
+    beta: float,
+    logit_scale: float = 100.0,
+) -> torch.Tensor:
     """features (N, D), classifier (C, D), keys (M, D), values (M, C) -> (N, C) logits."""
     zero_shot = logit_scale * features @ classifier.T  # (N, C)
     if alpha == 0.0:
