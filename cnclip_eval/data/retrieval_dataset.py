@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cnclip_eval.data.cnclip_retrieval import RetrievalSplit, is_cnclip_retrieval_folder, read_retrieval_split
 from cnclip_eval.data.sources import LocalSource, Source
+from cnclip_eval.demo.retrieval import RETRIEVAL_DIR as DEMO_RETRIEVAL_DIR
 from cnclip_eval.errors import DataError
 
 SPLITS = ("test", "valid")  # the split taken when none is named: CN-CLIP reports MUGE on valid
@@ -40,7 +41,7 @@ RETRIEVAL_SPECS = {
             "test",
             ("t2i", "i2t"),
             "shipped (100 demo-shapes images, 60 Chinese captions)",
-            str(Path(__file__).resolve().parent.parent / "demo" / "retrieval-v1"),
+            str(DEMO_RETRIEVAL_DIR),
         ),
     )
 }

@@ -138,19 +138,22 @@ def image_error_reason(error: Exception) -> str:
     return re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(error)) or type(error).__name__
 
 
-def decode_image(sample: dict):
-    """A PIL image in RGB, as webdataset's "pil" handler gives CLIP_benchmark."""
+def decode_rgb(data: bytes, failure: str):
+    """Encoded image bytes -> a PIL image in RGB; ``failure`` begins the one-line error (where, what)."""
     from PIL import Image, UnidentifiedImageError
 
-    extension, data, where = _image_bytes(sample)
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             return image.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataError(
-            f"{where}: cannot decode the .{extension} image ({image_error_reason(error)})"
-        ) from None
+        raise DataError(f"{failure} ({image_error_reason(error)})") from None
+
+
+def decode_image(sample: dict):
+    """A PIL image in RGB, as webdataset's "pil" handler gives CLIP_benchmark."""
+    extension, data, where = _image_bytes(sample)
+    return decode_rgb(data, f"{where}: cannot decode the .{extension} image")
 
 
 def encoded_image(sample: dict):

@@ -9,7 +9,6 @@ stopped run resumes from the chunks done); caption features go through the run's
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass
 
@@ -21,7 +20,8 @@ from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.cnclip_retrieval import image_bytes
 from cnclip_eval.data.device_decode import preprocessing_id
 from cnclip_eval.data.retrieval_dataset import RetrievalDataset
-from cnclip_eval.errors import DataError, UserError
+from cnclip_eval.data.shards import decode_rgb
+from cnclip_eval.errors import UserError
 from cnclip_eval.features import FeatureCache, ShardFeatures
 from cnclip_eval.fileio import sha256_json
 from cnclip_eval.image_features import autocast
@@ -42,19 +42,6 @@ class RetrievalFeatures:
     chunks_from_cache: int
     chunks_computed: int
     seconds: float
-
-
-def _decode(image_id: str, data: bytes, where: str):
-    from PIL import Image
-
-    from cnclip_eval.data.shards import image_error_reason
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return image.convert("RGB")
-    except (OSError, ValueError) as error:
-        raise DataError(f"{where}: image {image_id}: cannot decode ({image_error_reason(error)})") from None
 
 
 class RetrievalTask:
@@ -121,7 +108,12 @@ class RetrievalTask:
                 from_cache += 1
             else:
                 where = str(dataset.split_data.images_file)
-                pixels = torch.stack([model.transform(_decode(i, data, where)) for i, data in pending])
+                pixels = torch.stack(
+                    [
+                        model.transform(decode_rgb(data, f"{where}: image {i}: cannot decode"))
+                        for i, data in pending
+                    ]
+                )
                 with torch.inference_mode(), autocast(model.device, config.precision):
                     features = F.normalize(model.encode_image(pixels.to(model.device)).float(), dim=-1).cpu()
                 keys = np.array([i for i, _ in pending])
