@@ -46,16 +46,16 @@ def shards(tmp_path) -> Path:
     return make_retrieval_shards(tmp_path / "wds-retrieval")
 
 
-def their_loader(folder: Path, transform):
+def their_loader(folder: Path, transform, split: str = "test"):
     """CLIP_benchmark's retrieval loader on ``folder``, as its cli builds it for caption datasets."""
     from clip_benchmark.datasets.builder import build_wds_dataset, image_captions_collate_fn
 
-    dataset = build_wds_dataset("tiny", transform, split="test", data_dir=str(folder))
+    dataset = build_wds_dataset("tiny", transform, split=split, data_dir=str(folder))
     return torch.utils.data.DataLoader(dataset, batch_size=4, collate_fn=image_captions_collate_fn)
 
 
-def their_captions(folder: Path) -> list[list[str]]:
-    return [list(texts) for _, batch in their_loader(folder, lambda image: 0) for texts in batch]
+def their_captions(folder: Path, split: str = "test") -> list[list[str]]:
+    return [list(texts) for _, batch in their_loader(folder, lambda image: 0, split) for texts in batch]
 
 
 def test_clip_benchmarks_own_converter_output_reads_as_its_loader_reads_it(tmp_path, monkeypatch):
