@@ -16,7 +16,12 @@ a. a leaderboard of several methods on one dataset: ours = one image pass + one 
 b. the ImageNet-1k text classifier from 80 Chinese templates on the real-size text tower (random
    weights), with the max |difference| of the two classifiers;
 c. one method, cold cache;  d. a second method with image features cached (vs c);
-e. peak memory (max RSS of a fresh process) at two dataset sizes, 10x apart.
+e. peak memory (max RSS of a fresh process) at two dataset sizes, 10x apart;
+r. image-text retrieval on generated retrieval shards with --captions-per-image captions per image:
+   CLIP_benchmark's ``zeroshot_retrieval.evaluate`` on its wds loader (each image batch's captions
+   tokenized to the full context length) vs our retrieval task (resolve, image features with a cold
+   cache, captions batched by --text-batch-size, sorted by length and cut to each batch's longest,
+   recalls); the check compares the six recalls (one image per caption holds in these shards).
 
 Both sides use fp32 (CLIP_benchmark with amp off) and the same batch size and worker count. Model
 loading is not timed. Figures go to stdout as a markdown table; paste them into benchmarks/RESULTS.md.
@@ -40,16 +45,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.synthetic import make_shards  # noqa: E402
+from benchmarks.synthetic import make_retrieval_shards, make_shards  # noqa: E402
 from cnclip_eval.config import MethodSpec, RunConfig  # noqa: E402
 from cnclip_eval.data.catalog import find_spec  # noqa: E402
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset  # noqa: E402
+from cnclip_eval.distributed import current_world  # noqa: E402
 from cnclip_eval.engine import prepare_methods  # noqa: E402
 from cnclip_eval.features import ClassifierCache  # noqa: E402
 from cnclip_eval.image_features import dataset_features  # noqa: E402
 from cnclip_eval.models import ModelRequest, load_model  # noqa: E402
 from cnclip_eval.tasks.base import MethodRun  # noqa: E402
 from cnclip_eval.tasks.classification import CLASSIFICATION, build_classifier, dataset_texts  # noqa: E402
+from cnclip_eval.tasks.retrieval import RETRIEVAL  # noqa: E402
 from cnclip_eval.templates import resolve_templates  # noqa: E402
 from cnclip_eval.text import TextEncoder, classifier_from_prompts  # noqa: E402
 
@@ -308,6 +315,66 @@ def scenario_memory(args, work: Path) -> dict:
     }
 
 
+def their_retrieval(model, data_dir: Path, args) -> dict[str, float]:
+    """CLIP_benchmark's retrieval, as its cli runs a caption dataset (recalls as fractions)."""
+    from clip_benchmark.datasets.builder import build_wds_dataset, image_captions_collate_fn
+    from clip_benchmark.metrics import zeroshot_retrieval
+
+    dataset = build_wds_dataset("bench", model.transform, split="test", data_dir=str(data_dir))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=args.batch_size, collate_fn=image_captions_collate_fn, num_workers=args.workers
+    )
+    metrics = zeroshot_retrieval.evaluate(
+        model.module,
+        loader,
+        their_text_side(model),
+        str(model.device.type),
+        amp=False,
+        recall_k_list=[1, 5, 10],
+    )
+    return {
+        f"{ours}_r{k}": metrics[f"{theirs}_retrieval_recall@{k}"]
+        for ours, theirs in (("t2i", "image"), ("i2t", "text"))
+        for k in (1, 5, 10)
+    }
+
+
+def our_retrieval(model, data_dir: Path, cache_dir: Path, args) -> dict[str, float]:
+    """Our retrieval task on the same shards, as the engine runs it (cold caches under ``cache_dir``)."""
+    dataset = resolve_dataset(DatasetRequest(str(data_dir)))
+    config = RunConfig(
+        models=(model.model_id,), datasets=(), methods=(MethodSpec("baseline"),),
+        batch_size=args.batch_size, num_workers=args.workers, progress=False,
+    )  # fmt: skip
+    features = RETRIEVAL.encode(model, dataset, config, cache_dir, current_world())
+    [(spec, method, options)] = prepare_methods(config.methods)
+    run = MethodRun(
+        model, dataset, features, spec, method, options, TextEncoder(model, model.device, args.text_batch_size),
+        ClassifierCache(cache_dir), config, str(model.device),
+        {"run_name": "baseline", "dataset_tag": "", "stem": "bench-retrieval"},
+    )  # fmt: skip
+    record, _ = RETRIEVAL.run(run)
+    return {name: value for name, value in record.metrics.items() if name != "mean_recall"}
+
+
+def scenario_retrieval(model, args, work: Path) -> dict:
+    data_dir = make_retrieval_shards(
+        work / "retrieval", args.retrieval_images, args.captions_per_image, image_size=args.image_size
+    )
+    t_theirs, theirs = median_seconds(lambda: their_retrieval(model, data_dir, args), args.repeats)
+    t_ours, ours = median_seconds(
+        lambda: our_retrieval(model, data_dir, work / f"r-{time.perf_counter_ns()}", args), args.repeats
+    )
+    diff = max(abs(ours[name] - theirs[name]) for name in theirs)
+    return {
+        "scenario": f"r. retrieval, {args.retrieval_images} images x {args.captions_per_image} captions, "
+        "cold cache",
+        "clip_benchmark_s": t_theirs,
+        "ours_s": t_ours,
+        "check": f"max |recall diff| = {diff:.1e} over t2i/i2t R@1/5/10 (ours t2i R@1 {ours['t2i_r1']:.4f})",
+    }
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -339,7 +406,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--text-batch-size", type=int, default=256)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--scenarios", default="a,b,c,d,e")
+    parser.add_argument("--retrieval-images", type=int, default=500, help="images in scenario r's shards")
+    parser.add_argument("--captions-per-image", type=int, default=5, help="captions per image in scenario r")
+    parser.add_argument("--scenarios", default="a,b,c,d,e,r")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     return parser.parse_args(argv)
 
@@ -371,6 +440,8 @@ def main(argv=None) -> int:
             rows.extend(scenario_cold_and_cached(model, data_dir, args, work))
         if "e" in chosen:
             rows.append(scenario_memory(args, work))
+        if "r" in chosen:
+            rows.append(scenario_retrieval(model, args, work))
     machine = (
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
         if args.device == "cpu"
@@ -381,6 +452,8 @@ def main(argv=None) -> int:
         if args.dataset
         else f"{args.images} generated images of {args.image_size}px"
     )
+    if "r" in chosen:
+        data += f"; retrieval: {args.retrieval_images} generated images x {args.captions_per_image} captions"
     print(
         f"\nmachine: {machine}; device {args.device}; torch {torch.__version__}; model {args.model} "
         f"({model.family} {model.arch}); {data}; median of {args.repeats}\n"
