@@ -58,7 +58,7 @@ def test_converted_shards_give_the_metrics_of_the_original_files(run_cli, cnclip
     split = read_retrieval_shards(LocalSource(tmp_path / "wds"), "valid")
     assert split.texts_file and max(len(p) for p in split.text_to_images) == 3
     original = evaluate(run_cli, tmp_path / "a", "--dataset", cnclip)
-    converted = evaluate(run_cli, tmp_path / "b", "--dataset", tmp_path / "wds", "--split", "valid")
+    converted = evaluate(run_cli, tmp_path / "b", "--dataset", tmp_path / "wds")  # no test split: valid
     assert converted.metrics == original.metrics and converted.n_samples == original.n_samples == 14
     assert 0 < original.metrics["mean_recall"] < 1
     # MUGE by name: text -> image only, from the original folder or the converted shards alike

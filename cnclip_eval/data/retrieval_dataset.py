@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cnclip_eval.data.cnclip_retrieval import RetrievalSplit, is_cnclip_retrieval_folder, read_retrieval_split
 from cnclip_eval.data.retrieval_shards import ShardRetrievalSplit, is_retrieval_shards, read_retrieval_shards
-from cnclip_eval.data.sources import LocalSource, Source, open_source
+from cnclip_eval.data.sources import LocalSource, Source, open_source, read_text
 from cnclip_eval.demo.retrieval import RETRIEVAL_DIR as DEMO_RETRIEVAL_DIR
 from cnclip_eval.errors import DataError
 
@@ -109,7 +109,8 @@ def resolve_retrieval_catalog(name: str, data_root: str | None, split: str | Non
     data_root = data_root or spec.source
     if not data_root:
         raise DataError(
-            f"dataset {name!r} is read from a local copy of {spec.release}: unpack it and pass --data-root DIR"
+            f"dataset {name!r} is read from a local copy of {spec.release}: unpack it and pass --data-root DIR "
+            "(or the shards `cnclip-eval convert` makes of it, a folder or URL)"
         )
     remote = data_root.startswith(("hf://", "http://", "https://"))
     if not remote and not Path(data_root).is_dir():
@@ -134,8 +135,9 @@ def resolve_retrieval_folder(path: str, split: str | None) -> RetrievalDataset:
 
 
 def resolve_retrieval_shards(source: Source, dataset: str, split: str | None) -> RetrievalDataset:
-    """CLIP_benchmark's retrieval shards (``dataset_type.txt`` says ``retrieval``); split: test."""
-    chosen = split or "test"
+    """CLIP_benchmark's retrieval shards (``dataset_type.txt`` says ``retrieval``); with no split
+    named, test, else valid (as for CN-CLIP's folders: ``convert`` keeps MUGE's valid split's name)."""
+    chosen = split or next((s for s in SPLITS if read_text(source, f"{s}/nshards.txt") is not None), "test")
     data = read_retrieval_shards(source, chosen)
     name = dataset.rstrip("/").rpartition("/")[2].partition("@")[0] or dataset
     return RetrievalDataset(name, RetrievalLayout(source, chosen), data)
