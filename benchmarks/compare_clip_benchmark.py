@@ -137,7 +137,7 @@ def ours_eval(model, data_dir: Path, methods: list[MethodSpec], cache_dir: Path,
         run = MethodRun(
             model, dataset, images, spec, method, options, encoder,
             ClassifierCache(cache_dir / f"clf-{time.perf_counter_ns()}"), config, str(model.device),
-            {"run_name": spec.run_name, "dataset_tag": "", "stem": f"bench-{spec.run_name}"},
+            {"run_name": spec.run_name, "dataset_tag": "", "stem": f"bench-{spec.run_name}"}, cache_dir,
         )  # fmt: skip
         record, _ = CLASSIFICATION.run(run)
         accuracies[spec.run_name] = record.metrics["top1"]

@@ -11,7 +11,8 @@ import torch
 
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import sha256_json
-from cnclip_eval.methods.coop.fewshot import augmented_features, read_images, sample_shots
+from cnclip_eval.methods.coop.fewshot import augmented_features, read_images
+from cnclip_eval.methods.shots import sample_shots
 
 
 def train_from_args(args) -> dict:

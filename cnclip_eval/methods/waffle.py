@@ -70,6 +70,7 @@ def waffle_prompts(classnames: list[str], descriptors: list[str]) -> list[list[s
 
 class WaffleDescriptors(MethodBase):
     name = "waffle"
+    kind = "control"
     summary = "WaffleCLIP control: the class name with random word/character descriptors (arXiv 2306.07282)"
     options: tuple[Option, ...] = (
         Option("count", int, 0, "descriptors per class; 0: as many as the dataset's llm pack has (mean)"),
