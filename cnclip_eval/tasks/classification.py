@@ -158,6 +158,9 @@ def classify(run: MethodRun) -> tuple[ResultRecord, Predictions]:
                 "options": _jsonable(options),
                 "templates": spec.templates,
                 "details": method_provenance,
+                "kind": getattr(method, "kind", "zero-shot"),  # the leaderboard's grouping
+                "seed": options.get("seed"),
+                "seed_group": named.get("seed_group", named["run_name"]),
             },
             "precision": config.precision,
             "image_preprocessing": {
