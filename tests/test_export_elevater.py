@@ -321,3 +321,20 @@ def test_submission_zip_refuses_a_stranger_in_the_folder(tmp_path):
     (tmp_path / "notes.json").write_text("{}", encoding="utf-8")
     with pytest.raises(UserError, match="notes.json: not an ELEVATER prediction file"):
         ee.write_submission(tmp_path)
+
+
+def test_submission_zip_holds_every_dataset_with_seed_files_merged(tmp_path):
+    seeds = [few_shot_record(0, [[0.25, 0.75]]), few_shot_record(1, [[0.5, 0.5]])]
+    other = {**few_shot_record(0, [[1, 0, 0]]), "dataset_name": "mnist"}
+    for name, record in [
+        ("seed0_dtd.json", seeds[0]),
+        ("seed1_dtd.json", seeds[1]),
+        ("seed0_mnist.json", other),
+    ]:
+        (tmp_path / name).write_text(json.dumps(record), encoding="utf-8")
+    with zipfile.ZipFile(ee.write_submission(tmp_path)) as archive:
+        data = json.loads(archive.read("all_predictions.json"))["data"]
+    assert [d["dataset_name"] for d in data] == ["dtd", "mnist"]  # file-name order, as the folder sorts
+    assert data[0] == ee.combine([("0", seeds[0]), ("1", seeds[1])])[0]
+    assert data[0]["rnd_seeds"] == [0, 1] and len(data[0]["predictions"]) == 2
+    assert data[1] == other
