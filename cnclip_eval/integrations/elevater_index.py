@@ -62,6 +62,8 @@ class ElevaterIndex:
 
 
 # --- reading ---------------------------------------------------------------------------------------
+# By hand rather than with vision-datasets: its manifest readers import the Azure SDKs (azure-identity,
+# azure-storage-blob) and want a DatasetInfo, for the few parsing rules quoted in the module docstring.
 
 
 def read_index(path: Path) -> ElevaterIndex:
