@@ -16,7 +16,7 @@ from cnclip_eval.errors import UserError
 from cnclip_eval.integrations import elevater_export as ee
 from cnclip_eval.integrations import elevater_index as ei
 
-from conftest import assert_clean_error, result_file
+from conftest import assert_clean_error, make_images, result_file
 
 # zeroshot.py's --save-predictions keys, in its order (submission_file_readme.md documents each)
 ELEVATER_FIELDS = [
@@ -338,3 +338,58 @@ def test_submission_zip_holds_every_dataset_with_seed_files_merged(tmp_path):
     assert data[0] == ee.combine([("0", seeds[0]), ("1", seeds[1])])[0]
     assert data[0]["rnd_seeds"] == [0, 1] and len(data[0]["predictions"]) == 2
     assert data[1] == other
+
+
+def test_folder_order_is_torchvision_imagefolder_order_of_the_converted_folder(run_cli, tmp_path):
+    """Shards converted from a CN-CLIP ELEVATER folder still on disk: the rows follow
+    ``torchvision.datasets.ImageFolder`` over that folder (CN-CLIP's order), bare and under an
+    index.json, even for file names whose keys sort otherwise."""
+    from torchvision.datasets import ImageFolder
+
+    from cnclip_eval.results import load_predictions
+
+    source = tmp_path / "src"
+    names = ["a.jpg", "a-b.jpg", "a b.png", "B.jpg", "a_c.jpg", "a0.png"]
+    images = iter(make_images(2 * len(names), seed=5))
+    for folder in ("0", "1"):
+        (source / "test" / folder).mkdir(parents=True)
+        for name in names:
+            next(images).save(source / "test" / folder / name)
+    (source / "label_cn.txt").write_text("甲\n乙\n", encoding="utf-8")
+    out = tmp_path / "shards"
+    assert run_cli("convert", source, "--out", out)[0] == 0
+
+    base = ["--dataset", out, "--model", "tiny", "--method", "baseline", "--num-workers", "0"]
+    assert run_cli(*base, "--output-dir", tmp_path / "results")[0] == 0
+    predictions = load_predictions(result_file(tmp_path / "results", "tiny", "shards"))
+    key_of = {f"{label}/{name}": ei.conversion_key(f"{label}/{name}") for label in "01" for name in names}
+    imagefolder = [
+        key_of[Path(path).relative_to(source / "test").as_posix()]
+        for path, _ in ImageFolder(source / "test").samples
+    ]
+    position = {str(key): i for i, key in enumerate(predictions.keys)}
+    expected = np.asarray([position[key] for key in imagefolder])
+    assert not np.array_equal(
+        ei.folder_order(predictions.keys, predictions.labels), expected
+    )  # keys alone differ
+
+    def exported_rows(*extra) -> np.ndarray:
+        code, stdout, stderr = run_cli(
+            "export", "--format", "elevater", *base, "--out", tmp_path / "e", *extra
+        )
+        assert code == 0, stderr
+        assert f"file names of {source / 'test'}" in stdout
+        return np.asarray(
+            json.loads((tmp_path / "e" / "baseline" / "shards.json").read_text())["predictions"][0]
+        )
+
+    def softmax_rows(order) -> np.ndarray:
+        return torch.softmax(torch.from_numpy(predictions.scores[order].astype(np.float64)), dim=1).numpy()
+
+    np.testing.assert_allclose(exported_rows(), softmax_rows(expected), atol=5e-7)
+    permutation = np.random.default_rng(1).permutation(len(expected))
+    (tmp_path / "index.json").write_text(json.dumps(permutation.tolist()), encoding="utf-8")
+    rows = exported_rows("--index-file", tmp_path / "index.json")
+    np.testing.assert_allclose(
+        rows, softmax_rows(expected[permutation]), atol=5e-7
+    )  # CN-CLIP's outputs[index]

@@ -26,9 +26,12 @@ a letter, digit, ``_`` or ``-`` replaced by ``_``). So:
   (:func:`conversion_key`), tried on the path and then on the path without its leading folders (an index
   path may start with ``test/`` or a zip member's folder; the first key present wins), and the label
   written in the index must equal the sample's;
-* CN-CLIP's ``index.json`` needs the ImageFolder order, which :func:`folder_order` rebuilds from (label,
-  key): exact unless two file names of one class sort differently once the conversion has replaced their
-  characters (``a-b.jpg`` before ``a.jpg``, but key ``a`` before ``a-b``); a text index is exact always;
+* CN-CLIP's ``index.json`` needs the ImageFolder order. :func:`folder_order` takes it from the file
+  names when the folder the shards were converted from is still there, unchanged (the conversion
+  manifest's file-list hash agrees: :func:`cnclip_eval.integrations.elevater_run.converted_paths`);
+  otherwise it rebuilds it from (label, key), exact unless two file names of one class sort differently
+  once the conversion has replaced their characters (``a-b.jpg`` before ``a.jpg``, but key ``a`` before
+  ``a-b``); a text index is exact always;
 * with no index file, the folder order itself.
 
 Every sample must be listed exactly once: a missing, extra or twice-listed one is refused in one line that
@@ -160,19 +163,33 @@ def key_candidates(image_path: str) -> list[str]:
 # --- order -----------------------------------------------------------------------------------------
 
 
-def folder_order(keys: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(N,) positions in ImageFolder's order of a CN-CLIP folder: by class, then by key (see the
-    module docstring for when this differs from sorting the original file names)."""
+def folder_order(keys: np.ndarray, labels: np.ndarray, paths: dict[str, str] | None = None) -> np.ndarray:
+    """(N,) positions in ``torchvision.datasets.ImageFolder``'s order of the converted folder.
+
+    ImageFolder walks the class folders sorted by name, each with ``sorted(os.walk(...))`` and its file
+    names sorted. With ``paths`` (key -> path inside the split folder, from the conversion's source) that
+    order is exact; without, it is rebuilt from (label, key), exact unless file names of one class sort
+    differently once their characters are replaced in the key (see the module docstring)."""
+    if paths is not None:
+
+        def walk_position(i: int) -> tuple[str, str, str]:
+            parts = paths[str(keys[i])].split("/")  # class folder, [sub folders], file name
+            return parts[0], "/".join(parts[:-1]), parts[-1]
+
+        return np.asarray(sorted(range(len(keys)), key=walk_position), dtype=np.int64)
     first_label = labels if labels.ndim == 1 else np.argmax(labels, axis=1)  # multi-label: first class
     return np.asarray(
         sorted(range(len(keys)), key=lambda i: (int(first_label[i]), str(keys[i]))), dtype=np.int64
     )
 
 
-def index_order(index: ElevaterIndex, keys: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(N,) positions into ``keys`` in the index's order; refuses a missing, extra or repeated sample."""
+def index_order(
+    index: ElevaterIndex, keys: np.ndarray, labels: np.ndarray, paths: dict[str, str] | None = None
+) -> np.ndarray:
+    """(N,) positions into ``keys`` in the index's order; refuses a missing, extra or repeated sample.
+    ``paths``: as for :func:`folder_order`, which CN-CLIP's permutation indexes."""
     if index.kind == "cnclip-permutation":
-        return permutation_order(index, keys, labels)
+        return permutation_order(index, keys, labels, paths)
     position = {str(key): i for i, key in enumerate(keys)}
     order: list[int] = []
     listed_at: dict[int, str] = {}
@@ -197,9 +214,11 @@ def index_order(index: ElevaterIndex, keys: np.ndarray, labels: np.ndarray) -> n
     return np.asarray(order, dtype=np.int64)
 
 
-def permutation_order(index: ElevaterIndex, keys: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def permutation_order(
+    index: ElevaterIndex, keys: np.ndarray, labels: np.ndarray, paths: dict[str, str] | None
+) -> np.ndarray:
     """CN-CLIP's ``outputs[index]``: the folder order taken at the listed positions."""
-    folder = folder_order(keys, labels)
+    folder = folder_order(keys, labels, paths)
     n = len(keys)
     seen: set[int] = set()
     for i, value in enumerate(index.permutation):

@@ -5,13 +5,14 @@ each method's classifier and the classification task's logits, ordered as ELEVAT
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cnclip_eval.config import MethodSpec
-from cnclip_eval.data.resolve import DatasetRequest
+from cnclip_eval.data.resolve import DatasetRequest, ResolvedDataset
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import atomic_write_text
 from cnclip_eval.image_features import SINGLE_PROCESS
@@ -30,6 +31,8 @@ from cnclip_eval.models import DEFAULT_MODEL
 from cnclip_eval.results import ResultRecord
 from cnclip_eval.tasks.base import MethodRun
 from cnclip_eval.tasks.classification import build_classifier
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def export_elevater(request: ElevaterRequest) -> list[ExportedPredictions]:
     from cnclip_eval.data.resolve import resolve_dataset
     from cnclip_eval.engine import check_model_fits, pick_device, prepare_methods
     from cnclip_eval.features import ClassifierCache, default_cache_dir
-    from cnclip_eval.integrations.elevater_index import folder_order, index_order, read_index
+    from cnclip_eval.integrations.elevater_index import read_index
     from cnclip_eval.models import ModelRequest, load_model
     from cnclip_eval.naming import result_names
     from cnclip_eval.tasks.base import TASKS
@@ -113,10 +116,7 @@ def export_elevater(request: ElevaterRequest) -> list[ExportedPredictions]:
     task = TASKS.get(dataset.task_name)
     cache_root = Path(request.cache_dir or default_cache_dir())
     images = task.encode(model, dataset, config, cache_root, SINGLE_PROCESS)
-    if index is not None:
-        order, order_note = index_order(index, images.keys, images.labels), f"index file {index.path}"
-    else:
-        order, order_note = folder_order(images.keys, images.labels), "folder order (no --index-file)"
+    order, order_note = sample_order(dataset, index, images)
     check_size(name, len(order), str(index.path) if index else dataset.name)
     params = parameter_counts(model.module)
     model_name = request.model_name or f"CN-CLIP-{model.model_id}"
@@ -151,6 +151,23 @@ def export_elevater(request: ElevaterRequest) -> list[ExportedPredictions]:
     return exported
 
 
+def sample_order(dataset: ResolvedDataset, index, images) -> tuple[np.ndarray, str]:
+    """(N,) positions of the shard samples in ELEVATER's order, and what that order came from."""
+    from cnclip_eval.integrations.elevater_index import folder_order, index_order
+
+    needs_folder = index is None or index.kind == "cnclip-permutation"  # ImageFolder's order
+    paths, converted_from = (converted_paths(dataset) if needs_folder else None) or (None, None)
+    folder_note = f"file names of {converted_from}" if paths else "keys"
+    if index is None:
+        return folder_order(
+            images.keys, images.labels, paths
+        ), f"folder order from the {folder_note} (no --index-file)"
+    note = f"index file {index.path}"
+    if index.kind == "cnclip-permutation":
+        note += f" over the folder order from the {folder_note}"
+    return index_order(index, images.keys, images.labels, paths), note
+
+
 def method_logits(task, run: MethodRun) -> tuple[ResultRecord, np.ndarray]:
     """(the task's result record, its (N, C) logits in shard order) for one method."""
     record, predictions = task.run(run)
@@ -161,3 +178,31 @@ def method_logits(task, run: MethodRun) -> tuple[ResultRecord, np.ndarray]:
         run.model, run.dataset, run.spec, run.method, run.options, run.encoder, run.classifier_cache, "fp32"
     )
     return record, (run.model.logit_scale * run.features.features @ weights.T).numpy()  # (N, C)
+
+
+def converted_paths(dataset: ResolvedDataset) -> tuple[dict[str, str], Path] | None:
+    """(key -> path inside the split folder, the source folder) when the shards are a ``cnclip-eval
+    convert`` of a folder still on this machine and unchanged since (same file list as the conversion
+    manifest records); None otherwise."""
+    from cnclip_eval.data.convert import MANIFEST
+    from cnclip_eval.data.folders import plan_conversion
+    from cnclip_eval.data.sources import read_text
+
+    split = dataset.layout.split
+    try:
+        manifest = json.loads(read_text(dataset.layout.source, MANIFEST) or "null")
+        source, recorded = Path(manifest["source"]), manifest["splits"][split]
+    except (TypeError, KeyError, ValueError, UserError):  # no manifest, not ours, not this split
+        return None
+    if not (source / split).is_dir():
+        return None
+    try:
+        [plan] = plan_conversion(source, [split]).splits
+    except UserError:
+        return None
+    if plan.manifest()["files_sha256"] != recorded.get("files_sha256"):
+        log.warning(
+            "%s: changed since the conversion; the folder order is rebuilt from the keys", source / split
+        )
+        return None
+    return {f.key: f.relpath for f in plan.files}, source / split
