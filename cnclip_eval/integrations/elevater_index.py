@@ -6,7 +6,8 @@ What fixes the order (read in ``Computer-Vision-in-the-Wild/Elevater_Toolkit_IC`
 * ELEVATER's toolkit reads the test split through ``vision_datasets``
   (``vision_benchmark/evaluation/feature.py: construct_dataloader`` -> ``get_dataloader`` with
   ``shuffle=False``), so the predictions follow the manifest's image order. For an IRIS-format dataset
-  (``vision_datasets/common/data_manifest.py: IrisManifestAdaptor.create_dataset_manifest``) that is the
+  (``vision_datasets/common/data_manifest.py: IrisManifestAdaptor.create_dataset_manifest``; in 1.0.x
+  ``common/data_manifest/iris_data_manifest_adaptor.py``, the same rule) that is the
   order of the lines of the split's index file (``test.txt``: ``<image path> <label>[,<label>...]``, one
   image a line, blank lines skipped, the path split from the labels at the *last* space, ``x.zip@`` in a
   path naming a member of a zip). For a COCO-format one (kitti-distance, resisc45_clip, hateful-memes,
@@ -16,7 +17,8 @@ What fixes the order (read in ``Computer-Vision-in-the-Wild/Elevater_Toolkit_IC`
   with ``torchvision.datasets.ImageFolder`` (class folders sorted by name, then files sorted), and its
   ``cn_clip/eval/zeroshot_evaluation.py: run`` reorders the outputs by the dataset's ``index.json``
   where one ships (``outputs[index]``: a JSON list whose i-th entry is the ImageFolder position of
-  ELEVATER's i-th test image); the other datasets' folder order is already ELEVATER's.
+  ELEVATER's i-th test image); the other datasets' folder order is already ELEVATER's (CN-CLIP's
+  ``zeroshot_dataset.md``: ``index.json`` exists "due to the specified order of test data").
 
 Our shards (``cnclip-eval convert`` of such a folder, :mod:`cnclip_eval.data.folders`) keep no path, only
 a key made from it: ``000/img.12.jpg`` -> ``000_img_12`` (the extension dropped, any character other than
@@ -51,7 +53,7 @@ from cnclip_eval.errors import UserError
 
 @dataclass(frozen=True)
 class IndexEntry:
-    where: str  # "line 12" / "images[3] (id 7)", for messages
+    where: str  # "line 12" / "image id 7", for messages
     path: str  # the image path as the index writes it (zip prefix removed)
     labels: tuple[int, ...] | None  # the labels the index gives, None if it gives none
 
