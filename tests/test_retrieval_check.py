@@ -12,6 +12,7 @@ import pytest
 from cnclip_eval.protocol import RetrievalSettings, cnclip_caption, retrieval_protocol_of
 from cnclip_eval.results import load_result
 
+from conftest import assert_clean_error
 from test_cnclip_retrieval_data import jpeg, write_split
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines" / "cnclip-published.json"
@@ -198,3 +199,13 @@ def test_a_real_muge_result_is_compared_with_each_published_recall(run_cli, muge
     lines = [line for line in report.splitlines() if "| ViT-B-16" in line and "muge" in line]
     assert code == 1 and all("missing" in line for line in lines if "muge (valid)" in line)
     assert any("| muge " in line and "new" in line for line in lines)
+
+
+@pytest.mark.parametrize("metrics", [["t2i_r1"], {"t2i_r1": 0.5}, {"t2i_r1": {"score": "high"}}])
+def test_a_baseline_cell_with_unreadable_metrics_is_one_line(run_cli, demo_results, tmp_path, metrics):
+    path = _baseline(tmp_path / "b.json", "tiny", "demo-shapes-retrieval", {"mean_recall": 0.5})
+    board = json.loads(path.read_text(encoding="utf-8"))
+    board["rows"][0]["cells"]["demo-shapes-retrieval"]["metrics"] = metrics
+    path.write_text(json.dumps(board), encoding="utf-8")
+    code, _, err = run_cli("check", demo_results, "--baseline", path)
+    assert_clean_error(code, err, "b.json", "rows[0]", "demo-shapes-retrieval", "metrics")
