@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cnclip_eval.errors import UserError
 from cnclip_eval.report.render import LEADERBOARD_KIND, LEADERBOARD_SCHEMA
 from cnclip_eval.results import is_number
+
+if TYPE_CHECKING:
+    from cnclip_eval.report.leaderboard import Entry
 
 DEFAULT_TOLERANCE = 0.5  # points
 
@@ -165,7 +169,7 @@ def compare_boards(baseline: dict, current: dict) -> list[Comparison]:
     return comparisons
 
 
-def results_board(entries: list, baseline: dict) -> tuple[dict, list[str]]:
+def results_board(entries: list[Entry], baseline: dict) -> tuple[dict, list[str]]:
     """The results as a leaderboard JSON in the baseline's terms, and the leaderboard's notes.
 
     Each column is scored with the baseline's metric for it (a published table may report another
