@@ -28,26 +28,23 @@ from hf_tiny import KINDS, make_checkpoint
 from openclip_tiny import KINDS as OPEN_CLIP_KINDS
 from openclip_tiny import register as register_open_clip
 
-
-def tiny_transformers(kind: str):
-    def build(folder: Path):
-        return load_model(ModelRequest(f"transformers:{make_checkpoint(kind, folder)}"))
-
-    return build
-
-
-# a tiny model of every family (a new family adds its builder here): folder -> LoadedModel
-TINY_MODELS = {
-    "cn_clip": lambda folder: load_model(ModelRequest("tiny")),
-    **{f"transformers-{kind}": tiny_transformers(kind) for kind in KINDS},
+# a tiny model of every family (a new family adds its builder here): folder -> the --model name
+# (writing the checkpoint or registering the config the name reads)
+TINY_MODEL_NAMES = {
+    "cn_clip": lambda folder: "tiny",
     **{
-        f"open_clip-{kind}": (
-            lambda folder, kind=kind: load_model(
-                ModelRequest(f"open_clip:{register_open_clip(kind, folder)}")
-            )
-        )
+        f"transformers-{kind}": (lambda folder, kind=kind: f"transformers:{make_checkpoint(kind, folder)}")
+        for kind in KINDS
+    },
+    **{
+        f"open_clip-{kind}": (lambda folder, kind=kind: f"open_clip:{register_open_clip(kind, folder)}")
         for kind in OPEN_CLIP_KINDS
     },
+}
+# folder -> LoadedModel
+TINY_MODELS = {
+    family: (lambda folder, name=name: load_model(ModelRequest(name(folder))))
+    for family, name in TINY_MODEL_NAMES.items()
 }
 
 

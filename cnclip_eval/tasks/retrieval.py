@@ -1,8 +1,9 @@
 """The retrieval task: captions and images of a CN-CLIP-format split become text and image features,
 scored by cosine similarity, with CN-CLIP's recalls (:mod:`.retrieval_metrics`).
 
-The texts are the captions as given, so the only method is ``baseline``; the others build class-name
-classifiers and are refused up front. Image features are cached in chunks of the images file (a
+The texts are the captions as CN-CLIP's evaluation reads them (lower case, straight quotes:
+:func:`cnclip_eval.protocol.cnclip_caption`), so the only method is ``baseline``; the others build
+class-name classifiers and are refused up front. Image features are cached in chunks of the images file (a
 stopped run resumes from the chunks done); caption features go through the run's text encoder
 (batched, length-sorted, cut to each batch's longest caption where the family's mask allows).
 """
@@ -27,6 +28,7 @@ from cnclip_eval.fileio import sha256_json
 from cnclip_eval.image_features import autocast
 from cnclip_eval.methods.base import Method
 from cnclip_eval.models.base import LoadedModel, ModelIdentity, reads_chinese
+from cnclip_eval.protocol import RetrievalSettings, cnclip_caption, retrieval_protocol_of
 from cnclip_eval.provenance import environment
 from cnclip_eval.results import ResultRecord
 from cnclip_eval.tasks.base import MethodRun
@@ -135,11 +137,15 @@ class RetrievalTask:
         model, dataset, images, config = run.model, run.dataset, run.features, run.config
         data = dataset.split_data
         started = time.perf_counter()
-        texts = run.encoder.encode(data.texts)  # (T, D), rows L2-normalized
+        texts = run.encoder.encode([cnclip_caption(t) for t in data.texts])  # (T, D), rows L2-normalized
         text_seconds = time.perf_counter() - started
         metrics, ranks = retrieval_metrics(
             images.images.numpy(), texts.numpy(), data.text_to_images, dataset.directions
         )
+        protocol = retrieval_protocol_of(
+            RetrievalSettings(dataset.name, dataset.layout.split, tuple(dataset.directions),
+                              model.tokenizer.context_length, config.precision)
+        )  # fmt: skip
         record = ResultRecord(
             model=model.model_id,
             dataset=dataset.name,
@@ -149,8 +155,9 @@ class RetrievalTask:
             main_metric=dataset.main_metric,
             metrics=metrics,
             n_samples=len(data.texts),
-            protocol="custom",  # CN-CLIP's retrieval protocol is not checked setting by setting yet
+            protocol=protocol["name"],
             provenance={
+                "protocol": protocol,
                 "model": {"id": model.model_id, "family": model.family, "arch": model.arch,
                           "source": model.source, "weights_id": model.weights_id},
                 "dataset": {**dataset.provenance(), "tag": run.names["dataset_tag"]},
