@@ -125,7 +125,8 @@ def export_elevater(request: ElevaterRequest) -> list[ExportedPredictions]:
     for spec, method, options in methods:
         names = result_names(request.model, request.arch, request.dataset, dataset, spec, method, options)
         run = MethodRun(
-            model, dataset, images, spec, method, options, encoder, ClassifierCache(cache_root), config, device, names
+            model, dataset, images, spec, method, options, encoder, ClassifierCache(cache_root), config, device, names,
+            cache_root,
         )  # fmt: skip
         record, logits = method_logits(task, run)
         n_shot, seeds, trainable = shot_fields(record.provenance["method"]["details"], record.run_name)

@@ -60,5 +60,6 @@ class LinearProbe(FewShotMethodBase):
                 "weight_decay": weight_decay,
                 "validation_accuracy": val_accuracy,
                 "train_accuracy": train_accuracy,
+                "trainable_params": int(head.numel()),
             },
         )

@@ -96,7 +96,8 @@ class TipAdapter(FewShotMethodBase):
         alpha, beta, val_accuracy = search_alpha_beta(ctx, keys, ctx.options["alpha"], ctx.options["beta"])
         return TipScorer(
             ctx.zero_shot, keys, one_hot(ctx.shots.labels, ctx.num_classes), alpha, beta, ctx.logit_scale,
-            {"alpha": alpha, "beta": beta, "validation_accuracy": val_accuracy, "departure": DEPARTURE},
+            {"alpha": alpha, "beta": beta, "validation_accuracy": val_accuracy, "departure": DEPARTURE,
+             "trainable_params": 0},  # training-free
         )  # fmt: skip
 
 
@@ -122,7 +123,8 @@ class TipAdapterF(FewShotMethodBase):
         alpha, beta, val_accuracy = search_alpha_beta(ctx, keys, options["alpha"], options["beta"])
         return TipScorer(
             ctx.zero_shot, keys, one_hot(ctx.shots.labels, ctx.num_classes), alpha, beta, ctx.logit_scale,
-            {"alpha": alpha, "beta": beta, "validation_accuracy": val_accuracy, **log, "departure": DEPARTURE},
+            {"alpha": alpha, "beta": beta, "validation_accuracy": val_accuracy, **log, "departure": DEPARTURE,
+             "trainable_params": int(keys.numel())},  # the cache keys
         )  # fmt: skip
 
 
