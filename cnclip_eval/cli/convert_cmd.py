@@ -1,11 +1,16 @@
-"""Convert image folders (CN-CLIP's ELEVATER layout or an ImageFolder tree) to webdataset shards.
+"""Convert image folders (CN-CLIP's ELEVATER layout or an ImageFolder tree) or a retrieval set in
+CN-CLIP's format (MUGE, Flickr30K-CN, COCO-CN) to webdataset shards.
 
 Examples:
   cnclip-eval convert /data/elevater/cifar-10 --out /data/wds/cifar-10
   cnclip-eval convert ./my_images --out ./my_shards --splits test --shards 4
+  cnclip-eval convert /data/MUGE --out /data/wds/muge --splits valid
 
-SOURCE/<split>/000/x.jpg with SOURCE/label_cn.txt (ELEVATER), or SOURCE/<split>/<class>/x.jpg
-(ImageFolder). Re-running finishes a stopped conversion and does nothing when it is complete.
+SOURCE/<split>/000/x.jpg with SOURCE/label_cn.txt (ELEVATER), SOURCE/<split>/<class>/x.jpg
+(ImageFolder), or SOURCE/<split>_imgs.tsv with SOURCE/<split>_texts.jsonl (CN-CLIP's retrieval
+format: shards in CLIP_benchmark's retrieval layout plus <split>/texts.jsonl, which keeps every
+text id and positive pair; see cnclip_eval.data.convert_retrieval). Re-running finishes a stopped
+conversion and does nothing when it is complete.
 """
 
 from __future__ import annotations
@@ -32,7 +37,11 @@ def positive_int(value: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="SOURCE", help="folder with <split>/<class>/<image> files")
+    parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="folder with <split>/<class>/<image> files, or <split>_imgs.tsv + <split>_texts.jsonl",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder for the shards")
     parser.add_argument(
         "--splits", type=comma_list, help="splits to convert, comma-separated (default: every split folder)"
@@ -49,10 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cnclip_eval.data.convert import convert
+    from cnclip_eval.data.convert_retrieval import convert_retrieval, retrieval_splits
     from cnclip_eval.data.folders import plan_conversion
 
-    plan = plan_conversion(Path(args.source), args.splits, args.shards)
-    report = convert(plan, Path(args.out), overwrite=args.overwrite, progress=sys.stderr.isatty())
+    progress = sys.stderr.isatty()
+    if Path(args.source).is_dir() and retrieval_splits(Path(args.source)):
+        report = convert_retrieval(
+            Path(args.source), Path(args.out), args.splits, args.shards, args.overwrite, progress
+        )
+    else:
+        plan = plan_conversion(Path(args.source), args.splits, args.shards)
+        report = convert(plan, Path(args.out), overwrite=args.overwrite, progress=progress)
     if report.up_to_date:
         done = ", ".join(
             f"{s.name}: {_count(s.images, 'image')} in {_count(s.shards, 'shard')}" for s in report.splits

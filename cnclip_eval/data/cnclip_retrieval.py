@@ -31,6 +31,24 @@ class RetrievalSplit:
     texts: list[str]
     text_to_images: list[list[int]]  # per caption, indices into image_ids
 
+    # what the retrieval task asks of a split in any layout (see data.retrieval_shards too)
+    def images_identity(self) -> dict:
+        """What the encoded images depend on: the folder, the file, its size and mtime."""
+        from cnclip_eval.data.sources import LocalSource
+
+        folder = LocalSource(self.images_file.parent)
+        name = self.images_file.name
+        return {"source": folder.describe(), "images": name, "images_version": folder.version(name)}
+
+    def files(self) -> dict:
+        return {"images": self.images_file.name, "texts": self.texts_file.name}
+
+    def image_where(self, image_id: str) -> str:
+        return f"{self.images_file}: image {image_id}"
+
+    def image_bytes(self) -> Iterator[tuple[str, bytes]]:
+        return image_bytes(self)
+
 
 def split_files(folder: Path, split: str) -> tuple[Path, Path]:
     return folder / f"{split}_imgs.tsv", folder / f"{split}_texts.jsonl"
@@ -70,13 +88,21 @@ def _read_image_ids(path: Path) -> list[str]:
 
 
 def _read_texts(path: Path, index: dict[str, int], images_file: Path) -> tuple[list, list, list]:
-    text_ids, texts, positives, seen = [], [], [], {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file (CN-CLIP's retrieval format needs it)") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text") from None
+    return parse_texts(lines, str(path), index, images_file.name)
+
+
+def parse_texts(
+    lines: list[str], path: str, index: dict[str, int], images_name: str
+) -> tuple[list[str], list[str], list[list[int]]]:
+    """(text ids, captions, per caption the sorted indices into ``index``) of a texts.jsonl's lines;
+    ``path`` and ``images_name`` only name things in errors (the shard reader parses the same file)."""
+    text_ids, texts, positives, seen = [], [], [], {}
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -97,7 +123,7 @@ def _read_texts(path: Path, index: dict[str, int], images_file: Path) -> tuple[l
             raise DataError(f"{where}: image_ids must be a non-empty list")
         missing = [str(i) for i in image_ids if str(i) not in index]
         if missing:
-            raise DataError(f"{where}: image {missing[0]} is not in {images_file.name}")
+            raise DataError(f"{where}: image {missing[0]} is not in {images_name}")
         text_ids.append(text_id)
         texts.append(text)
         positives.append(sorted({index[str(i)] for i in image_ids}))

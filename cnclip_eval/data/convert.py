@@ -57,7 +57,7 @@ def convert(
         raise UserError(f"{out}: the output folder is inside the source {plan.source}; choose another --out")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder; --out must be a folder")
-    previous = _read_manifest(out, tolerate_damage=overwrite)
+    previous = read_manifest(out, tolerate_damage=overwrite)
     if overwrite:
         _remove_outputs(out, plan, previous)
         previous = None
@@ -81,7 +81,7 @@ def convert(
     return ConvertReport(out, False, reports, plan.skipped)
 
 
-def _read_manifest(out: Path, tolerate_damage: bool = False) -> dict | None:
+def read_manifest(out: Path, tolerate_damage: bool = False) -> dict | None:
     """The manifest of an earlier conversion; a damaged one is an error, or None with --overwrite."""
     path = out / MANIFEST
     if not path.is_file():

@@ -16,8 +16,10 @@ from cnclip_eval.data.retrieval_dataset import (
     is_retrieval_folder,
     resolve_retrieval_catalog,
     resolve_retrieval_folder,
+    resolve_retrieval_shards,
 )
-from cnclip_eval.data.sources import open_source
+from cnclip_eval.data.retrieval_shards import is_retrieval_shards
+from cnclip_eval.data.sources import Source, open_source
 from cnclip_eval.errors import DataError, UnknownNameError
 from cnclip_eval.fileio import sha256_json
 from cnclip_eval.protocol import GENERAL_TEMPLATES
@@ -87,7 +89,10 @@ def resolve_dataset(request: DatasetRequest) -> ResolvedDataset:
     if is_retrieval_folder(request.dataset, request.split):
         return resolve_retrieval_folder(request.dataset, request.split)
     if request.dataset.startswith(("hf://", "http://", "https://")) or Path(request.dataset).is_dir():
-        return _resolve_folder(request)
+        source = open_source(request.dataset)
+        if is_retrieval_shards(source):  # CLIP_benchmark's dataset_type.txt says "retrieval"
+            return resolve_retrieval_shards(source, request.dataset, request.split)
+        return _resolve_folder(request, source)
     if "/" in request.dataset or "\\" in request.dataset or request.dataset.startswith((".", "~")):
         raise DataError(
             f"--dataset {request.dataset}: no such folder (expected a shard folder or a catalog name)"
@@ -202,8 +207,7 @@ def _normal(name: str) -> str:
     return " ".join(name.lower().replace("_", " ").split())
 
 
-def _resolve_folder(request: DatasetRequest) -> ResolvedDataset:
-    source = open_source(request.dataset)
+def _resolve_folder(request: DatasetRequest, source: Source) -> ResolvedDataset:
     split = request.split or "test"
     layout = read_layout(source, split)
     folder_names = read_classnames(source)

@@ -119,7 +119,7 @@ def decode_label(sample: dict, num_classes: int, multilabel: bool):
     return label
 
 
-def _image_bytes(sample: dict) -> tuple[str, bytes, str]:
+def sample_image(sample: dict) -> tuple[str, bytes, str]:
     """(extension, encoded bytes, "shard X, sample K") of a sample's image."""
     extension = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
     where = f"shard {sample['__shard__']}, sample {sample['__key__']}"
@@ -152,7 +152,7 @@ def decode_rgb(data: bytes, failure: str):
 
 def decode_image(sample: dict):
     """A PIL image in RGB, as webdataset's "pil" handler gives CLIP_benchmark."""
-    extension, data, where = _image_bytes(sample)
+    extension, data, where = sample_image(sample)
     return decode_rgb(data, f"{where}: cannot decode the .{extension} image")
 
 
@@ -160,7 +160,7 @@ def encoded_image(sample: dict):
     """The image's encoded bytes as a uint8 tensor, for decoding later on the model's device."""
     import torch
 
-    _, data, _ = _image_bytes(sample)
+    _, data, _ = sample_image(sample)
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,14 @@ class Sample:
     image: bytes  # encoded image
     image_format: str  # webp | png | jpg | jpeg
     label: int | np.ndarray  # class index, or (C,) 0/1 vector for multi-label data
+
+
+@dataclass(frozen=True)
+class RetrievalSample:
+    key: str  # unique within the split, no dots
+    image: bytes  # encoded image
+    image_format: str  # webp | png | jpg | jpeg
+    captions: tuple[str, ...]  # its .txt, one line each (may be empty: an image no caption names)
 
 
 def encode_image(image, image_format: str = "webp", quality: int = 95) -> bytes:
@@ -53,14 +61,26 @@ def sample_files(sample: Sample) -> Iterator[tuple[str, bytes]]:
         yield f"{sample.key}.cls", str(int(sample.label)).encode()
 
 
-def write_shard(path: Path, samples: Iterable[Sample]) -> int:
+def retrieval_sample_files(sample: RetrievalSample) -> Iterator[tuple[str, bytes]]:
+    """CLIP_benchmark's retrieval sample: the image and a .txt of its captions, one a line."""
+    from cnclip_eval.data.retrieval_shards import txt_line
+
+    yield f"{sample.key}.{sample.image_format}", sample.image
+    yield f"{sample.key}.txt", "\n".join(txt_line(c) for c in sample.captions).encode("utf-8")
+
+
+def write_shard(
+    path: Path, samples: Iterable, files: Callable[[object], Iterator[tuple[str, bytes]]] = sample_files
+) -> int:
+    """``samples`` (:class:`Sample` or, with ``files=retrieval_sample_files``, :class:`RetrievalSample`)
+    into one tar archive."""
     count = 0
 
     def write(f) -> None:
         nonlocal count
         with tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as archive:
             for sample in samples:
-                for name, data in sample_files(sample):
+                for name, data in files(sample):
                     _add(archive, name, data)
                 count += 1
 
@@ -78,11 +98,22 @@ def write_metadata(
         atomic_write_text(root / "dataset_type.txt", "multilabel\n")
 
 
-def write_split(root: Path, split: str, samples: list[Sample], num_shards: int) -> list[int]:
+def write_retrieval_split(
+    root: Path, split: str, samples: list[RetrievalSample], num_shards: int
+) -> list[int]:
+    """CLIP_benchmark's retrieval layout: ``dataset_type.txt`` says ``retrieval``, then the shards."""
+    atomic_write_text(root / "dataset_type.txt", "retrieval\n")
+    return write_split(root, split, samples, num_shards, retrieval_sample_files)
+
+
+def write_split(
+    root: Path, split: str, samples: list, num_shards: int, files: Callable = sample_files
+) -> list[int]:
     """Deal samples into ``num_shards`` contiguous shards; returns the count in each."""
     bounds = np.linspace(0, len(samples), num_shards + 1).astype(int)
     counts = [
-        write_shard(root / split / f"{i}.tar", samples[bounds[i] : bounds[i + 1]]) for i in range(num_shards)
+        write_shard(root / split / f"{i}.tar", samples[bounds[i] : bounds[i + 1]], files)
+        for i in range(num_shards)
     ]
     atomic_write_text(root / split / "nshards.txt", f"{num_shards}\n")
     return counts

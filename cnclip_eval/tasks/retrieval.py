@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 
 from cnclip_eval.config import MethodSpec, RunConfig
-from cnclip_eval.data.cnclip_retrieval import image_bytes
 from cnclip_eval.data.device_decode import preprocessing_id
 from cnclip_eval.data.retrieval_dataset import RetrievalDataset
 from cnclip_eval.data.shards import decode_rgb
@@ -58,15 +57,12 @@ class RetrievalTask:
             )
 
     def features_key(self, identity: ModelIdentity, dataset: RetrievalDataset, config: RunConfig) -> dict:
-        source, images = dataset.layout.source, dataset.split_data.images_file.name
         return {
             "task": "retrieval",
             "weights": identity.weights_id,
             "arch": identity.arch,
             "preprocessing": preprocessing_id(identity.preprocessing, "pil"),
-            "source": source.describe(),
-            "images": images,
-            "images_version": source.version(images),  # size and mtime: a rewritten file is re-encoded
+            **dataset.images_identity(),  # source, images, images_version: rewritten images are re-encoded
             "precision": config.precision,
         }
 
@@ -109,10 +105,9 @@ class RetrievalTask:
                 chunks.append(torch.from_numpy(cached.features))
                 from_cache += 1
             else:
-                where = str(dataset.split_data.images_file)
                 pixels = torch.stack(
                     [
-                        model.transform(decode_rgb(data, f"{where}: image {i}: cannot decode"))
+                        model.transform(decode_rgb(data, f"{dataset.image_where(i)}: cannot decode"))
                         for i, data in pending
                     ]
                 )
@@ -124,7 +119,7 @@ class RetrievalTask:
                 computed += 1
             pending.clear()
 
-        for image_id, data in image_bytes(dataset.split_data):
+        for image_id, data in dataset.image_bytes():
             pending.append((image_id, data))
             if len(pending) == CHUNK:
                 flush()
