@@ -27,6 +27,7 @@ from cnclip_eval.results import Predictions, ResultRecord
 DEFAULT_BASELINE_METHOD = "baseline"
 CONTROL_METHOD = "waffle"  # a description method's gain means something where it beats this control
 KIND_ORDER = {"zero-shot": 0, "control": 1, "few-shot": 2}
+RETRIEVAL_METRICS = {"mean_recall", "t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10"}
 
 
 @dataclass(frozen=True)
@@ -222,11 +223,21 @@ def build_leaderboard(
     ranks_by_dataset = {
         d: average_ranks({key: row[d].score for key, row in cells.items() if d in row}) for d in datasets
     }
+    retrieval = {d for d in datasets if metrics[d] in RETRIEVAL_METRICS}
+    # a top-1 and a recall are not one quantity: with both kinds of columns the mean covers classification
+    averaged = set(datasets) - retrieval if retrieval and retrieval != set(datasets) else set(datasets)
+    if averaged != set(datasets):
+        notes.append(
+            "mean and Δ mean cover the classification columns; the retrieval columns ("
+            + ", ".join(d for d in datasets if d in retrieval)
+            + ") count in the mean rank only"
+        )
     rows = []
     for key, row_cells in cells.items():
-        finite = {d: c for d, c in row_cells.items() if not math.isnan(c.score)}
+        scored = {d: c for d, c in row_cells.items() if not math.isnan(c.score)}
+        ranks = [ranks_by_dataset[d][key] for d in scored]
+        finite = {d: c for d, c in scored.items() if d in averaged}
         deltas = [c.delta for c in finite.values() if c.delta is not None and not math.isnan(c.delta)]
-        ranks = [ranks_by_dataset[d][key] for d in finite]
         kind, detail = row_kind_and_detail(groups, key, row_cells)
         rows.append(
             Row(
@@ -240,8 +251,8 @@ def build_leaderboard(
                 detail=detail,
             )
         )
-        if len(finite) < len(row_cells):
-            nan = ", ".join(d for d in row_cells if d not in finite)
+        if len(scored) < len(row_cells):
+            nan = ", ".join(d for d in row_cells if d not in scored)
             notes.append(f"{key[0]} / {key[1]}: no score on {nan} (NaN: a class absent from the samples?)")
     # zero-shot text methods, then controls, then few-shot methods; in each, NaN last, then best mean
     # rank, then best mean (ranks are over all rows of a dataset)
