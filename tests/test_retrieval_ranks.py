@@ -81,3 +81,11 @@ def test_a_row_mean_does_not_mix_recalls_with_accuracies(run_cli, folder, tmp_pa
     assert set(row.cells) == {"demo-shapes", "flickr-tiny"}, board.datasets
     assert row.mean == pytest.approx(row.cells["demo-shapes"].score)
     assert any("count in the mean rank only" in note for note in board.notes)
+
+
+def test_ls_metrics_says_mean_recall_is_a_mean(run_cli):
+    code, out, _ = run_cli("ls", "metrics")
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith("| mean_recall"))
+    assert "MEAN of the reported recalls" in line and "not a median rank" in line
+    assert all(f"| {d}_r{k} " in out for d in ("t2i", "i2t") for k in (1, 5, 10))
