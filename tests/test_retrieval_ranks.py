@@ -14,8 +14,8 @@ from cnclip_eval.results import QueryRanks, load_predictions, load_result
 from test_retrieval_task import folder  # noqa: F401  (the fixture)
 
 
-def run(run_cli, folder, out, *options):
-    code, stdout, err = run_cli("--dataset", folder, "--output-dir", out, "--num-workers", "0", *options)
+def run(run_cli, data, out, *options):
+    code, stdout, err = run_cli("--dataset", data, "--output-dir", out, "--num-workers", "0", *options)
     assert code == 0, err
     path = next(p for p in out.glob("*.json"))
     return path, load_result(path)
