@@ -212,7 +212,9 @@ def elevater_name(dataset: ResolvedDataset) -> str:
     from cnclip_eval.data import elevater
 
     if dataset.spec is not None:
-        names = {name: key for name, key, *_ in elevater._ELEVATER}  # (catalog name, ELEVATER key, ...)
+        names = {
+            name: key for name, key, *_ in elevater.ELEVATER_DATASETS
+        }  # (catalog name, ELEVATER key, ...)
         names["imagenet1k"] = "imagenet-1k"
         return names.get(dataset.spec.name, dataset.name)
     return dataset.name

@@ -150,9 +150,9 @@ def conversion_key(relpath: str) -> str:
     Calls the conversion's own rule rather than a copy, so the two cannot drift apart; the suffix it
     adds to a key that collides within a split (``_2``) depends on the archive order and is not
     reproduced here (such a sample is then reported as missing)."""
-    from cnclip_eval.data.folders import ImageFile, _assign_keys
+    from cnclip_eval.data.folders import ImageFile, assign_keys
 
-    [keyed] = _assign_keys([ImageFile(Path(relpath), relpath, 0, "jpg", 0)])
+    [keyed] = assign_keys([ImageFile(Path(relpath), relpath, 0, "jpg", 0)])
     return keyed.key
 
 
