@@ -59,6 +59,8 @@ def random_descriptors(count: int, seed: int) -> list[str]:
         words = "".join(rng.sample(pool, WORDS_PER_DESCRIPTOR))
         characters = list(words)
         rng.shuffle(characters)
+        while "".join(characters) == words and len(set(words)) > 1:  # a shuffle may give the words back
+            rng.shuffle(characters)
         descriptors += [words, "".join(characters)]
     return descriptors[:count]
 
