@@ -144,7 +144,7 @@ def ours_eval(model, data_dir: Path, methods: list[MethodSpec], cache_dir: Path,
         run = MethodRun(
             model, dataset, images, spec, method, options, encoder,
             ClassifierCache(cache_dir / f"clf-{time.perf_counter_ns()}"), config, str(model.device),
-            {"run_name": spec.run_name, "dataset_tag": "", "stem": f"bench-{spec.run_name}"},
+            {"run_name": spec.run_name, "dataset_tag": "", "stem": f"bench-{spec.run_name}"}, cache_dir,
         )  # fmt: skip
         record, _ = CLASSIFICATION.run(run)
         accuracies[spec.run_name] = record.metrics["top1"]
@@ -351,7 +351,7 @@ def our_retrieval(model, data_dir: Path, cache_dir: Path, args) -> dict[str, flo
     run = MethodRun(
         model, dataset, features, spec, method, options, TextEncoder(model, model.device, args.text_batch_size),
         ClassifierCache(cache_dir), config, str(model.device),
-        {"run_name": "baseline", "dataset_tag": "", "stem": "bench-retrieval"},
+        {"run_name": "baseline", "dataset_tag": "", "stem": "bench-retrieval"}, cache_dir,
     )  # fmt: skip
     record, _ = RETRIEVAL.run(run)
     return {name: value for name, value in record.metrics.items() if name != "mean_recall"}

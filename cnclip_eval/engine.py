@@ -143,7 +143,7 @@ def evaluate(
             for spec, method, options, fingerprint, named in pending:
                 run = MethodRun(
                     model, dataset, images, spec, method, options, encoder, ClassifierCache(cache_root),
-                    config, device, named,
+                    config, device, named, cache_root,
                 )  # fmt: skip
                 record, predictions = task.run(run)
                 record.provenance["request_fingerprint"] = fingerprint

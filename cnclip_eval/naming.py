@@ -52,6 +52,15 @@ def run_label(spec, method, options: dict[str, Any]) -> str:
     return f"{spec.name}({', '.join(f'{k}={_shown(v)}' for k, v in differing.items())})"
 
 
+def seed_group_label(spec, method, options: dict[str, Any]) -> str:
+    """The run label with the ``seed`` option at its default: results that differ only by seed share
+    it, and the leaderboard shows them as one row, mean +- std over the seeds."""
+    defaults = {option.name: option.default for option in method.options}
+    if "seed" not in defaults or spec.label:
+        return run_label(spec, method, options)
+    return run_label(spec, method, {**options, "seed": defaults["seed"]})
+
+
 def dataset_differences(request, dataset) -> dict[str, Any]:
     """What sets this dataset apart from another of its name: a folder's location (a folder's name
     says nothing of which folder), and any class-name or template choice other than the default."""
@@ -98,6 +107,7 @@ def result_names(model: str, arch: str | None, request, dataset, spec, method, o
     result_tag = tag(differences if any(differences.values()) else {})
     return {
         "run_name": run_label(spec, method, options),
+        "seed_group": seed_group_label(spec, method, options),
         "dataset_tag": tag(dataset_diff),
         "stem": result_stem(model, dataset.name, spec.label or spec.name, dataset.layout.split, result_tag),
     }

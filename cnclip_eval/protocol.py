@@ -7,6 +7,8 @@ Its class names are the dataset folder's ``label_cn.txt``; its preprocessing is 
 (squash resize, no crop); weights run in fp32 (``convert_models_to_fp32``, no autocast); it scores
 every image of the test split.
 
+Retrieval has its own settings (:func:`retrieval_protocol_of`, below).
+
 Pure code: settings in, a verdict out. A result is ``cnclip`` when every setting equals the
 script's, ``custom`` otherwise; the settings that differ are named.
 """
@@ -73,5 +75,65 @@ def protocol_of(settings: RunSettings) -> dict:
         "limit": settings.limit,
         "split": settings.split,
     }
+    return _verdict(expected, actual)
+
+
+# --- retrieval -------------------------------------------------------------------------------------
+# CN-CLIP's zero-shot retrieval (README "Zero-shot retrieval" commands; cn_clip 1.6.0 scripts):
+# ``cn_clip/eval/extract_features.py`` encodes every caption of ``{split}_texts.jsonl`` with
+# ``tokenize(_preprocess_text(text), context_length=52)`` (its default, the README's command passes 52;
+# ``eval/data.py`` lower-cases and turns the curly quotes “ ” into ", which its vocabulary lacks) and
+# every image of the split with a squash ``Resize((r, r), BICUBIC)`` at the vision config's
+# ``image_resolution`` (224; 336 for ViT-L-14-336), mean/std normalized; the weights are converted to
+# fp32 (``--precision amp``, its default, converts them and runs no autocast); features are L2-normalized.
+# ``make_topk_predictions(_tr).py`` ranks by inner product (ties in file order) and
+# ``evaluation(_tr).py`` counts a query as a hit at k when any of its positives is in the top k.
+# Results.md reports MUGE on its valid split, text -> image only; Flickr30K-CN and COCO-CN on test,
+# both directions.
+
+CNCLIP_CONTEXT_LENGTH = 52
+
+
+def cnclip_caption(text: str) -> str:
+    """A caption as CN-CLIP's evaluation reads it (``cn_clip/eval/data.py: _preprocess_text``)."""
+    return text.lower().replace("“", '"').replace("”", '"')
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """The settings of one retrieval result that CN-CLIP's protocol fixes. Captions always go through
+    :func:`cnclip_caption` and images through the family's own transform (decoded with PIL), so
+    neither can depart."""
+
+    dataset: str
+    split: str
+    directions: tuple[str, ...]
+    context_length: int  # the most tokens the text tower takes, special tokens included
+    precision: str
+
+
+def retrieval_protocol_of(settings: RetrievalSettings) -> dict:
+    """``{"name": "cnclip" | "custom", "differs": [...]}`` for a retrieval result. A catalog dataset's
+    split and directions are those CN-CLIP's table reports (``RETRIEVAL_SPECS``); a folder's are its own."""
+    from cnclip_eval.data.retrieval_dataset import RETRIEVAL_SPECS
+
+    spec = RETRIEVAL_SPECS.get(settings.dataset)
+    split, directions = (spec.split, spec.directions) if spec else (settings.split, settings.directions)
+    expected = {
+        "split": split,
+        "directions": "+".join(directions),
+        "context_length": CNCLIP_CONTEXT_LENGTH,
+        "precision": "fp32",
+    }
+    actual = {
+        "split": settings.split,
+        "directions": "+".join(settings.directions),
+        "context_length": settings.context_length,
+        "precision": settings.precision,
+    }
+    return _verdict(expected, actual)
+
+
+def _verdict(expected: dict, actual: dict) -> dict:
     differs = [f"{k}={actual[k]} (CN-CLIP: {expected[k]})" for k in expected if actual[k] != expected[k]]
     return {"name": CUSTOM if differs else CNCLIP, "differs": differs}

@@ -58,6 +58,12 @@ class Predictions:
     topk: np.ndarray  # (N, k) int32
     scores: np.ndarray | None = None  # (N, C) float32 (float16 in files written before 2026-12)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"keys": self.keys, "labels": self.labels, "topk": self.topk}
+        if self.scores is not None:
+            arrays["scores"] = self.scores
+        return arrays
+
     @property
     def correct(self) -> np.ndarray:
         """(N,) bool: top-1 prediction equals the label (single-label data only)."""
@@ -70,6 +76,31 @@ class Predictions:
         topk = np.argsort(-logits, axis=1, kind="stable")[:, :k].astype(np.int32)
         scores = logits.astype(np.float32) if n * c <= MAX_STORED_SCORES else None
         return cls(np.asarray(keys, dtype=str), np.asarray(labels), topk, scores)
+
+
+@dataclass(frozen=True)
+class QueryRanks:
+    """A retrieval result's per-query record: each query's key (``t2i:<text id>``, ``i2t:<image id>``)
+    and the 0-based rank of its best-ranked positive, so intervals and paired tests over queries need
+    no re-run (:func:`cnclip_eval.report.stats.subset_metric`)."""
+
+    keys: np.ndarray  # (Q,) str, every reported direction's queries
+    ranks: np.ndarray  # (Q,) int64
+
+    @classmethod
+    def from_directions(cls, query_ids: dict[str, list[str]], ranks: dict[str, np.ndarray]) -> QueryRanks:
+        keys = [f"{direction}:{q}" for direction in ranks for q in query_ids[direction]]
+        return cls(
+            np.asarray(keys, dtype=str), np.concatenate([np.asarray(ranks[d], np.int64) for d in ranks])
+        )
+
+    @property
+    def directions(self) -> np.ndarray:
+        """(Q,) each query's direction, ``t2i`` or ``i2t``."""
+        return np.char.partition(self.keys, ":")[:, 0]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"query_keys": self.keys, "query_ranks": self.ranks}
 
 
 @dataclass
@@ -106,7 +137,9 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def save_result(record: ResultRecord, predictions: Predictions | None, output_dir: str | Path) -> Path:
+def save_result(
+    record: ResultRecord, predictions: Predictions | QueryRanks | None, output_dir: str | Path
+) -> Path:
     """Write the predictions, then the JSON that points at them, both atomically."""
     output_dir = Path(output_dir)
     stem = record.stem()
@@ -116,12 +149,9 @@ def save_result(record: ResultRecord, predictions: Predictions | None, output_di
     return atomic_write_json(output_dir / f"{stem}.json", asdict(record))
 
 
-def _write_predictions(f, predictions: Predictions) -> None:
-    arrays = {"keys": predictions.keys, "labels": predictions.labels, "topk": predictions.topk}
-    if predictions.scores is not None:
-        arrays["scores"] = predictions.scores
+def _write_predictions(f, predictions: Predictions | QueryRanks) -> None:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **predictions.arrays())
     f.write(buffer.getvalue())
 
 
@@ -146,7 +176,9 @@ def load_result(path: str | Path) -> ResultRecord:
     return ResultRecord(**{k: v for k, v in data.items() if k in known})
 
 
-def load_predictions(result_path: str | Path, record: ResultRecord | None = None) -> Predictions:
+def load_predictions(result_path: str | Path, record: ResultRecord | None = None) -> Predictions | QueryRanks:
+    """The per-sample record a result points at: top-k predictions (classification) or per-query
+    ranks (retrieval)."""
     result_path = Path(result_path)
     record = record or load_result(result_path)
     if not record.predictions:
@@ -154,6 +186,8 @@ def load_predictions(result_path: str | Path, record: ResultRecord | None = None
     pred_path = result_path.parent / record.predictions
     try:
         with np.load(pred_path, allow_pickle=False) as data:
+            if "query_ranks" in data.files:
+                return QueryRanks(data["query_keys"], data["query_ranks"])
             return Predictions(
                 keys=data["keys"],
                 labels=data["labels"],

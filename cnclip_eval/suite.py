@@ -10,7 +10,8 @@
     datasets: [demo-shapes]               # names, or {name, data_root, split, classnames, classnames_en,
                                           #            templates, templates_en}
     methods:                              # names, or {name, label, templates, <the method's options>}
-      - baseline
+      - baseline                          # an option given as a list runs once per value (a grid):
+      - {name: tip-adapter, shots: [1, 2, 4, 8, 16], seed: [1, 2, 3]}   # 15 runs
       - {name: bilingual, weight: 0.7, label: bilingual-w0.7}
     settings: {batch_size: 64, limit: null}   # any RunConfig setting below
 
@@ -28,6 +29,7 @@ import yaml
 from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.resolve import DatasetRequest
 from cnclip_eval.errors import UnknownNameError, UserError
+from cnclip_eval.method_grid import expand_grid
 
 SUITE_VERSION = 1
 TOP_KEYS = {"version", "name", "description", "models", "datasets", "methods", "settings"}
@@ -137,6 +139,10 @@ def _method_spec(path: Path, item: Any) -> MethodSpec:
     return MethodSpec(entry["name"], options, entry.get("label"), entry.get("templates"))
 
 
+def _item_line(item: Any) -> int | str:
+    return item.get("__lines__", {}).get("name", "?") if isinstance(item, dict) else "?"
+
+
 def _run_label(spec: MethodSpec) -> str:
     from cnclip_eval.methods import METHODS
     from cnclip_eval.methods.base import resolve_options
@@ -219,7 +225,11 @@ def suite_configs(path: str | Path, **overrides: Any) -> list[RunConfig]:
         DatasetRequest(dataset=e.pop("name"), **e)
         for e in (_entry(path, item, DATASET_KEYS, "dataset") for item in data["datasets"])
     )
-    methods = tuple(_method_spec(path, item) for item in data["methods"])
+    methods = tuple(
+        spec
+        for item in data["methods"]
+        for spec in expand_grid(_method_spec(path, item), f"{path}:{_item_line(item)}")
+    )
     labels = [_run_label(m) for m in methods]
     duplicated = sorted({label for label in labels if labels.count(label) > 1})
     if duplicated:

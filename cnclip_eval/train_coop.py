@@ -11,7 +11,8 @@ import torch
 
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import sha256_json
-from cnclip_eval.methods.coop.fewshot import augmented_features, read_images, sample_shots
+from cnclip_eval.methods.coop.fewshot import augmented_features, read_images
+from cnclip_eval.methods.shots import sample_shots
 
 
 def train_from_args(args) -> dict:
@@ -48,7 +49,17 @@ def train_from_args(args) -> dict:
         batch_size=args.batch_size,
         epochs=args.epochs,
         seed=args.seed,
+        kg_weight=args.kg_weight,
     )
+    if args.kg_weight < 0:
+        raise UserError(f"--kg-weight must be 0 or more, not {args.kg_weight}")
+    anchor = None
+    if args.kg_weight:  # KgCoOp: the hand-written prompts the learned ones are kept near
+        from cnclip_eval.text import TextEncoder, classifier_from_prompts
+
+        texts = dataset_texts(dataset, None, model.languages, args.model)
+        prompts = [[t.format(c=name) for t in texts.templates] for name in texts.classnames]
+        anchor = classifier_from_prompts(TextEncoder(model, device), prompts).to(device)
     epoch_features = None
     if args.augment:
         picked_keys = [str(k) for k in images.keys[picked]]
@@ -63,6 +74,7 @@ def train_from_args(args) -> dict:
         recipe,
         args.shots,
         epoch_features,
+        anchor,
     )
     # an --init phrase sets the context length (its own token count), whatever --n-ctx said
     recipe = dataclasses.replace(recipe, n_ctx=int(context.shape[-2]))

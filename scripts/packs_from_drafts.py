@@ -27,7 +27,11 @@ from cnclip_eval.prompts.queries import queries_for
 AUTHOR_MODEL = "claude (cnclip-eval developer session)"
 FIRST_DRAFT_DATE = "2026-11-23"  # the first six datasets
 # drafts use ELEVATER's keys; packs are found by the catalog's dataset name
-CATALOG_NAMES = {"eurosat_clip": "eurosat", "resisc45_clip": "resisc45", "fgvc-aircraft-2013b-variants102": "fgvc-aircraft"}
+CATALOG_NAMES = {
+    "eurosat_clip": "eurosat",
+    "resisc45_clip": "resisc45",
+    "fgvc-aircraft-2013b-variants102": "fgvc-aircraft",
+}
 
 
 def read_drafts(paths: list[Path]) -> dict[tuple[str, str], list[dict]]:

@@ -74,16 +74,41 @@ def test_training_lowers_the_loss_and_is_deterministic(tiny_model):
     assert context.shape == (len(CLASSNAMES_ZH), 4, 64)  # class-specific contexts
 
 
+def test_kgcoop_keeps_the_learned_prompts_near_the_hand_written_ones(tiny_model):
+    """KgCoOp's term: with a strong weight the learned class features end closer (cosine) to the
+    hand-written prompts' features than plain CoOp's from the same start (and the term needs them)."""
+    from cnclip_eval.text import TextEncoder, classifier_from_prompts
+
+    features, labels = features_and_labels()
+    anchor = classifier_from_prompts(TextEncoder(tiny_model), [[f"一张{c}的照片"] for c in CLASSNAMES_ZH])
+    names = name_token_ids(tiny_model, CLASSNAMES_ZH)
+
+    def closeness(kg_weight: float) -> float:
+        recipe = Recipe(n_ctx=4, epochs=20, lr=0.5, batch_size=10, seed=1, kg_weight=kg_weight)
+        context, _ = train_context(tiny_model, CLASSNAMES_ZH, features, labels, recipe, 4, anchor=anchor)
+        with torch.no_grad():
+            text = F.normalize(encode_with_context(tiny_model, context, names), dim=-1)
+        return float(F.cosine_similarity(text, anchor, dim=-1).mean())
+
+    # the tiny random tower's features are all close; the distance left is what the term shrinks
+    assert 1 - closeness(50.0) < 0.5 * (1 - closeness(0.0))
+    with pytest.raises(ValueError, match="anchor"):
+        train_context(tiny_model, CLASSNAMES_ZH, features, labels, Recipe(kg_weight=1.0, epochs=1), 4)
+
+
 def test_train_then_evaluate_end_to_end(run_cli, tmp_path, tiny_model):
     root = make_dataset(tmp_path / "wds", n=40, num_shards=2, seed=5, split="train")
     make_dataset(root, n=20, num_shards=2, seed=6, split="test")
     context = tmp_path / "ctx.safetensors"
-    code, out, err = coop_train(run_cli, root, context, "--shots", "4", "--n-ctx", "4", "--epochs", "3")
+    code, out, err = coop_train(
+        run_cli, root, context, "--shots", "4", "--n-ctx", "4", "--epochs", "3", "--kg-weight", "8"
+    )
     assert code == 0, err
     assert "4 shots" in out
     _, meta = load_context(context)
     assert (
         meta["shots"] == 4
+        and meta["recipe"]["kg_weight"] == 8.0
         and len(meta["samples"]) == 20
         and json.loads(context.with_suffix(".json").read_text())
     )

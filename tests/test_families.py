@@ -1,5 +1,6 @@
-"""Every registered method on a tiny model of every family: a unit-norm (C, D) classifier, or, where
-the method needs a capability the model lacks, a refusal naming both."""
+"""Every registered method on a tiny model of every family: a unit-norm (C, D) classifier (a few-shot
+method: a result fitted on the train split), or, where the method needs a capability the model lacks,
+a refusal naming both."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnclip_eval.config import MethodSpec
+from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
 from cnclip_eval.engine import prepare_methods
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import ClassifierCache
+from cnclip_eval.image_features import dataset_features
 from cnclip_eval.methods import METHODS
 from cnclip_eval.methods.base import refuse_for_model
+from cnclip_eval.methods.fewshot import is_few_shot
 from cnclip_eval.models import ModelRequest, load_model
-from cnclip_eval.tasks.classification import build_classifier
+from cnclip_eval.tasks.base import MethodRun
+from cnclip_eval.tasks.classification import CLASSIFICATION, build_classifier
 from cnclip_eval.text import TextEncoder
 
 from conftest import assert_clean_error, make_dataset
@@ -24,26 +28,23 @@ from hf_tiny import KINDS, make_checkpoint
 from openclip_tiny import KINDS as OPEN_CLIP_KINDS
 from openclip_tiny import register as register_open_clip
 
-
-def tiny_transformers(kind: str):
-    def build(folder: Path):
-        return load_model(ModelRequest(f"transformers:{make_checkpoint(kind, folder)}"))
-
-    return build
-
-
-# a tiny model of every family (a new family adds its builder here): folder -> LoadedModel
-TINY_MODELS = {
-    "cn_clip": lambda folder: load_model(ModelRequest("tiny")),
-    **{f"transformers-{kind}": tiny_transformers(kind) for kind in KINDS},
+# a tiny model of every family (a new family adds its builder here): folder -> the --model name
+# (writing the checkpoint or registering the config the name reads)
+TINY_MODEL_NAMES = {
+    "cn_clip": lambda folder: "tiny",
     **{
-        f"open_clip-{kind}": (
-            lambda folder, kind=kind: load_model(
-                ModelRequest(f"open_clip:{register_open_clip(kind, folder)}")
-            )
-        )
+        f"transformers-{kind}": (lambda folder, kind=kind: f"transformers:{make_checkpoint(kind, folder)}")
+        for kind in KINDS
+    },
+    **{
+        f"open_clip-{kind}": (lambda folder, kind=kind: f"open_clip:{register_open_clip(kind, folder)}")
         for kind in OPEN_CLIP_KINDS
     },
+}
+# folder -> LoadedModel
+TINY_MODELS = {
+    family: (lambda folder, name=name: load_model(ModelRequest(name(folder))))
+    for family, name in TINY_MODEL_NAMES.items()
 }
 
 
@@ -105,6 +106,8 @@ def test_every_method_gives_a_unit_norm_classifier_on_every_family(
         return
     if method_name == "coop":
         options = {"context": str(coop_context(family_model, demo_shapes, tmp_path))}
+    if is_few_shot(method):  # it scores image features: fitted on demo-shapes' train split
+        return few_shot_runs(family_model, demo_shapes, method_name, tmp_path)
     [(spec, method, options)] = prepare_methods((MethodSpec(method_name, options=options),))
     encoder = TextEncoder(family_model, "cpu", batch_size=16)
     weights, _, _ = build_classifier(
@@ -115,6 +118,27 @@ def test_every_method_gives_a_unit_norm_classifier_on_every_family(
     ).shape[-1]
     assert weights.shape == (demo_shapes.num_classes, dim)
     assert torch.allclose(weights.norm(dim=-1), torch.ones(demo_shapes.num_classes), atol=1e-5)
+
+
+FEW_SHOT_OPTIONS = {"shots": 2, "val_shots": 2}
+QUICK = {"tip-adapter-f": {"epochs": 2}, "linear-probe": {"steps": 10}}
+
+
+def few_shot_runs(model, dataset, method_name: str, folder: Path) -> None:
+    """A few-shot method on ``model``: a result whose logits rank the test images (top-1 in [0, 100])."""
+    options = {**FEW_SHOT_OPTIONS, **QUICK.get(method_name, {})}
+    [(spec, method, options)] = prepare_methods((MethodSpec(method_name, options=options),))
+    config = RunConfig(models=(model.model_id,), datasets=(), methods=(), progress=False, num_workers=0)
+    features = dataset_features(model, dataset, config, folder)
+    names = {"run_name": method_name, "dataset_tag": "", "stem": method_name}
+    run = MethodRun(
+        model, dataset, features, spec, method, options, TextEncoder(model, "cpu", batch_size=16),
+        ClassifierCache(folder), config, "cpu", names, folder,
+    )  # fmt: skip
+    record, predictions = CLASSIFICATION.run(run)
+    assert 0.0 <= record.metrics["top1"] <= 100.0
+    assert predictions.topk.shape == (dataset.expected_samples, 5)
+    assert record.provenance["method"]["details"]["n_shots"] == 2 * dataset.num_classes
 
 
 def test_a_method_needing_a_missing_capability_is_refused_up_front(run_cli, tmp_path, shard_dir, capsys):

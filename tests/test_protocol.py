@@ -151,7 +151,18 @@ def test_the_leaderboard_shows_the_protocol(run_cli, tmp_path):
     assert header.rstrip(" |").endswith("protocol") and row.rstrip(" |").endswith("cnclip")
 
 
+RETRIEVAL_COLUMNS = ("muge (valid)", "flickr30k-cn", "coco-cn")
+RECALLS = {
+    "muge (valid)": ["t2i_r1", "t2i_r5", "t2i_r10"],
+    "flickr30k-cn": ["t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10"],
+    "coco-cn": ["t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10"],
+}
+
+
 def test_published_baseline_names_its_sources_and_the_suite_covers_it():
+    """5 ImageNet + 10 ELEVATER classification cells and 5 x 3 retrieval cells (their number is the
+    point of the retrieval rows); the suite plans exactly those (model, column) pairs."""
+    from cnclip_eval.data.retrieval_dataset import RETRIEVAL_SPECS
     from cnclip_eval.report.check import validate_leaderboard
     from cnclip_eval.suite import suite_configs
 
@@ -160,13 +171,46 @@ def test_published_baseline_names_its_sources_and_the_suite_covers_it():
     assert cells[("ViT-B-16", "imagenet1k")]["score"] == pytest.approx(0.483)
     assert cells[("RN50", "imagenet1k")]["score"] == pytest.approx(0.335)
     assert cells[("ViT-H-14", "imagenet1k")]["score"] == pytest.approx(0.596)
-    assert len(cells) == 5 + 10 and all("Results.md" in c["source"] for c in cells.values())
+    assert len(cells) == 5 + 10 + 5 * 3 and all("Results.md" in c["source"] for c in cells.values())
     configs = suite_configs(ROOT / "benchmarks" / "cnclip-published.yaml")
-    planned = {(c.models[0], d.dataset) for c in configs for d in c.datasets}
+
+    def column(name: str) -> str:  # the leaderboard's column: MUGE is reported on its valid split
+        spec = RETRIEVAL_SPECS.get(name)
+        return f"{name} ({spec.split})" if spec and spec.split != "test" else name
+
+    planned = {(c.models[0], column(d.dataset)) for c in configs for d in c.datasets}
     assert planned == set(cells)
     assert all(
-        c.precision == "fp32" and not d.templates and not d.classnames for c in configs for d in c.datasets
+        c.precision == "fp32" and not d.templates and not d.classnames and not d.split
+        for c in configs
+        for d in c.datasets
     )
+
+
+@pytest.mark.parametrize("column", RETRIEVAL_COLUMNS)
+def test_published_retrieval_cells_list_each_recall_with_its_source(column):
+    """Every reported recall, each with its Results.md row and column; mean_recall is CN-CLIP's MR where
+    published (MUGE: it agrees with the mean of the three recalls to the table's rounding), else the
+    mean of the six recalls, and its source says it was computed."""
+    board = json.loads(PUBLISHED.read_text(encoding="utf-8"))
+    assert board["metrics"][column] == "mean_recall"
+    for row in board["rows"]:
+        cell = row["cells"][column]
+        assert cell["metric"] == "mean_recall" and cell["n"] is None and row["protocol"] == "cnclip"
+        assert list(cell["metrics"]) == RECALLS[column]
+        for name, value in cell["metrics"].items():
+            k = name.split("_r")[1]
+            assert f"R@{k}" in value["source"] and "Zero-shot" in value["source"], value["source"]
+            assert 0 < value["score"] <= 1
+        mean = sum(v["score"] for v in cell["metrics"].values()) / len(cell["metrics"])
+        if column == "muge (valid)":
+            assert "MR" in cell["source"] and cell["score"] == pytest.approx(mean, abs=0.0005)
+        else:
+            assert cell["source"].startswith("computed") and cell["score"] == pytest.approx(mean, abs=1e-6)
+    vit_b = next(r for r in board["rows"] if r["model"] == "ViT-B-16")["cells"]
+    assert vit_b["muge (valid)"]["metrics"]["t2i_r1"]["score"] == pytest.approx(0.521)
+    assert vit_b["flickr30k-cn"]["metrics"]["i2t_r10"]["score"] == pytest.approx(0.971)
+    assert vit_b["coco-cn"]["metrics"]["t2i_r5"]["score"] == pytest.approx(0.866)
 
 
 def _as_published_model(out: Path, model: str) -> None:
@@ -191,7 +235,10 @@ def test_check_against_the_published_table_reports_each_cell(run_cli, tmp_path):
     assert "dropped" in lines[("ViT-B-16", "baseline", "cifar-10")]  # a random tiny model is no CN-CLIP
     assert "missing" in lines[("ViT-B-16", "baseline", "imagenet1k")]
     assert "missing" in lines[("ViT-H-14", "baseline", "imagenet1k")]
-    assert "15 results compared" in report
+    rows = {tuple(c.strip() for c in line.split("|")[1:5]) for line in report.splitlines() if "|" in line}
+    assert ("ViT-B-16", "baseline", "muge (valid)", "t2i_r1") in rows  # each published recall is a row
+    # 15 classification cells; 15 retrieval cells' mean_recall and their 3 x 5 + 6 x 5 x 2 recalls
+    assert "105 results compared" in report
 
 
 def test_check_passes_a_reproduced_cell_and_fails_one_of_another_protocol(run_cli, tmp_path):

@@ -110,3 +110,20 @@ def test_the_families_suite_names_registered_models_and_methods():
     assert families == {"cn_clip", "transformers", "open_clip"}
     english = [c for c in configs if card_of(c.models[0]).languages == ("en",)]
     assert english and all([m.name for m in c.methods] == ["baseline"] for c in english)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (Path(__file__).parent.parent / "benchmarks").glob("*.yaml"))
+)
+def test_every_shipped_suite_loads(name):
+    """Every suite in benchmarks/ parses and names known models and methods with distinct run names
+    (controls.yaml: K x seeds grids, one line each)."""
+    configs = suite_configs(Path(__file__).parent.parent / "benchmarks" / name)
+    assert configs
+    if name == "controls.yaml":
+        [config] = configs
+        tips = [m for m in config.methods if m.name == "tip-adapter"]
+        assert len(tips) == 15
+        assert {(m.options["shots"], m.options["seed"]) for m in tips} == {
+            (k, s) for k in (1, 2, 4, 8, 16) for s in (1, 2, 3)
+        }

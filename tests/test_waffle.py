@@ -43,6 +43,13 @@ def test_descriptors_come_in_word_and_shuffled_character_pairs():
         assert any(words.startswith(w) and words[len(w) :] in pool for w in pool if len(w) <= len(words))
 
 
+def test_the_character_descriptor_is_never_the_words_again():
+    """Seed 1 once shuffled 紧急理智 back into 紧急理智: a random-character descriptor must not be words."""
+    for seed in range(1, 40):
+        descriptors = random_descriptors(10, seed=seed)
+        assert all(w != c for w, c in zip(descriptors[::2], descriptors[1::2])), seed
+
+
 def test_every_class_gets_the_same_descriptors_after_its_name(tmp_path):
     classifier, encoder = build("waffle", {"count": 4, "seed": 7})
     assert classifier.weights.shape == (len(CLASSNAMES_ZH), 16)

@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="CoOp's random-resized-crop + flip: re-encode augmented shots every epoch (slower)",
     )
+    train.add_argument(
+        "--kg-weight",
+        type=float,
+        default=0.0,
+        help="KgCoOp (arXiv 2303.13283): weight of the term keeping the learned prompts' text features near "
+        "the hand-written templates' (KgCoOp uses 8.0); default 0 = plain CoOp",
+    )
     train.add_argument("--lr", type=float, default=0.002)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument(

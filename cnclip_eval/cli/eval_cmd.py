@@ -107,6 +107,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--modelscope", action="store_true", help="download weights from ModelScope, not Hugging Face"
     )
+    run.add_argument(
+        "--seeds",
+        help="run each method that takes a seed (waffle, the few-shot methods) once per seed, e.g. 1,2,3; "
+        "the leaderboard shows mean +- std over the seeds",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_method_options(parser)
 
@@ -159,6 +164,13 @@ def method_specs(args: argparse.Namespace) -> tuple[MethodSpec, ...]:
         specs.append(
             MethodSpec(name, {k.removeprefix(prefix): v for k, v in given.items() if k.startswith(prefix)})
         )
+    if getattr(args, "seeds", None):
+        from cnclip_eval.method_grid import parse_seeds, with_seeds
+
+        seeded = {
+            e.name for e in METHODS.entries() if any(o.name == "seed" for o in METHODS.get(e.name).options)
+        }
+        return with_seeds(tuple(specs), parse_seeds(args.seeds), seeded)
     return tuple(specs)
 
 

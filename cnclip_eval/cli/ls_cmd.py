@@ -108,4 +108,13 @@ def run(args: argparse.Namespace) -> int:
             summary = registry.get(entry.name).summary
         rows.append([entry.name, summary])
     print(tabulate(rows, headers=[args.what[:-1], "description"], tablefmt="github"))
+    if args.what == "metrics":  # the retrieval task's, computed from query ranks rather than logits
+        from cnclip_eval.tasks.retrieval_metrics import DESCRIPTIONS
+
+        print()
+        print(
+            tabulate(
+                list(DESCRIPTIONS.items()), headers=["retrieval metric", "description"], tablefmt="github"
+            )
+        )
     return 0

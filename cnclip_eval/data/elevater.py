@@ -25,7 +25,7 @@ from cnclip_eval.protocol import cnclip_templates
 
 # name, ELEVATER key (class-name files), classes, main metric, task, aliases
 # (templates: CN-CLIP's script's choice, cnclip_eval.protocol.cnclip_templates)
-_ELEVATER = [
+ELEVATER_DATASETS = [
     (
         "caltech-101",
         "caltech-101",
@@ -125,5 +125,5 @@ SPECS = [
             else "ELEVATER label order; no public shards in that order: --data-root (see cnclip_eval.data.elevater)"
         ),
     )
-    for _name, _key, _classes, _metric, _task, _aliases in _ELEVATER
+    for _name, _key, _classes, _metric, _task, _aliases in ELEVATER_DATASETS
 ]

@@ -173,7 +173,7 @@ def _plan_split(split_dir, class_dirs, label_of, num_shards, skipped) -> SplitPl
     for class_dir in class_dirs:
         label = label_of(class_dir)
         per_class.setdefault(label, []).extend(_list_images(split_dir, class_dir, label, skipped))
-    files = _assign_keys(_interleave(list(per_class.values())))
+    files = assign_keys(_interleave(list(per_class.values())))
     if not files:
         raise UserError(f"{split_dir}: no images (.{', .'.join(sorted(set(IMAGE_SUFFIXES.values())))})")
     wanted = num_shards or math.ceil(len(files) / IMAGES_PER_SHARD)
@@ -200,7 +200,7 @@ def _interleave(per_class: list[list[ImageFile]]) -> list[ImageFile]:
     return [item[-1] for item in sorted(ranked, key=lambda item: item[:3])]
 
 
-def _assign_keys(files: list[ImageFile]) -> list[ImageFile]:
+def assign_keys(files: list[ImageFile]) -> list[ImageFile]:
     """Keys from the relative path ("000/img.123.jpg" -> "000_img_123"), made unique in order."""
     used: set[str] = set()
     keyed = []

@@ -6,7 +6,7 @@ fails in a second, not after an hour of image encoding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnclip_eval.data.catalog import DATASETS, DatasetSpec, find_spec, is_catalog_name, read_classname_file
@@ -52,6 +52,8 @@ class ResolvedDataset:
     main_metric: str
     metrics: tuple[str, ...]
     expected_samples: int | None
+    # what it was resolved from: few-shot methods resolve the same dataset's train split from it
+    request: DatasetRequest | None = field(default=None, compare=False)
 
     @property
     def num_classes(self) -> int:
@@ -131,6 +133,7 @@ def _resolve_catalog(spec: DatasetSpec, request: DatasetRequest) -> ResolvedData
         # from CN-CLIP's class folders) get it beside the main metric, so its number can be checked
         metrics=spec.metrics if layout.multilabel or "top1" in spec.metrics else (*spec.metrics, "top1"),
         expected_samples=spec.num_samples.get(split),
+        request=request,
     )
 
 
@@ -250,4 +253,5 @@ def _resolve_folder(request: DatasetRequest, source: Source) -> ResolvedDataset:
         main_metric="mean_average_precision" if multilabel else "top1",
         metrics=("mean_average_precision",) if multilabel else ("top1", "top5", "mean_per_class_recall"),
         expected_samples=None,
+        request=request,
     )

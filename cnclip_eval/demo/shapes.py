@@ -175,10 +175,11 @@ def render(label: int, rng: np.random.Generator, image_size: int = IMAGE_SIZE) -
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
 
 
-def make_samples(seed: int, split: str, count: int) -> list[Sample]:
-    """Balanced labels (``index % 20``), so every shard and every prefix holds every class."""
+def make_samples(seed: int, split: str, count: int, start: int = 0) -> list[Sample]:
+    """Balanced labels (``index % 20``), so every shard and every prefix holds every class; indices
+    from ``start`` (the shipped train split starts after the images the demo model was trained on)."""
     samples = []
-    for index in range(count):
+    for index in range(start, start + count):
         label = index % NUM_CLASSES
         image = render(label, sample_rng(seed, split, index))
         samples.append(

@@ -1,4 +1,5 @@
-"""Registered methods that turn class names into a zero-shot classifier (see ``base``)."""
+"""Registered methods: zero-shot ones turn class names into a classifier (see ``base``), few-shot ones
+also learn from K train images per class (see ``fewshot``)."""
 
 from cnclip_eval.methods.base import Classifier, DatasetTexts, Method, MethodContext, Option
 from cnclip_eval.registry import Registry
@@ -17,6 +18,21 @@ METHODS.add(
 )
 METHODS.add(
     "llm", "cnclip_eval.methods.llm:LlmDescriptions", "CuPL-style LLM class descriptions (arXiv 2209.03320)"
+)
+METHODS.add(
+    "tip-adapter",
+    "cnclip_eval.methods.tip_adapter:TipAdapter",
+    "Tip-Adapter: zero-shot logits + a K-shot feature cache (few-shot, training-free; arXiv 2207.09519)",
+)
+METHODS.add(
+    "tip-adapter-f",
+    "cnclip_eval.methods.tip_adapter:TipAdapterF",
+    "Tip-Adapter-F: Tip-Adapter with fine-tuned cache keys (few-shot; arXiv 2207.09519)",
+)
+METHODS.add(
+    "linear-probe",
+    "cnclip_eval.methods.linear_probe:LinearProbe",
+    "linear probe on K-shot features, head initialised from the text classifier (ELEVATER)",
 )
 METHODS.add(
     "waffle",

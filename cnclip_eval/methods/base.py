@@ -74,6 +74,9 @@ class MethodBase:
     """Defaults for the optional parts of the contract."""
 
     options: tuple[Option, ...] = ()
+    # how the leaderboard groups it: "zero-shot" (text in, classifier out), "control" (a check on a
+    # zero-shot method's claim, e.g. waffle), "few-shot" (learns from train images)
+    kind: str = "zero-shot"
     # model capabilities the method needs (e.g. "text_input_embeddings"); a model without one is
     # refused before any work (see refuse_missing_capabilities)
     requires: tuple[str, ...] = ()

@@ -59,6 +59,8 @@ def random_descriptors(count: int, seed: int) -> list[str]:
         words = "".join(rng.sample(pool, WORDS_PER_DESCRIPTOR))
         characters = list(words)
         rng.shuffle(characters)
+        while "".join(characters) == words and len(set(words)) > 1:  # a shuffle may give the words back
+            rng.shuffle(characters)
         descriptors += [words, "".join(characters)]
     return descriptors[:count]
 
@@ -70,6 +72,7 @@ def waffle_prompts(classnames: list[str], descriptors: list[str]) -> list[list[s
 
 class WaffleDescriptors(MethodBase):
     name = "waffle"
+    kind = "control"
     summary = "WaffleCLIP control: the class name with random word/character descriptors (arXiv 2306.07282)"
     options: tuple[Option, ...] = (
         Option("count", int, 0, "descriptors per class; 0: as many as the dataset's llm pack has (mean)"),

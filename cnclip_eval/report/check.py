@@ -7,16 +7,24 @@ is NaN; when it stands on another number of samples than the baseline's (a ``--l
 not the same measurement); and when the baseline says which protocol its number followed (CN-CLIP's
 published table: ``cnclip``) and the result followed another. New cells are reported, never fail.
 A baseline needs only numbers: sample counts, intervals and per-sample predictions are optional.
+
+A cell may list more scores than its main metric under ``metrics`` (``{name: {"score": x, ...}}``):
+a published retrieval cell holds every recall CN-CLIP reports (t2i_r1 .. i2t_r10) beside its
+mean_recall, and each is compared on its own, with the same tolerance, samples and protocol rules.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cnclip_eval.errors import UserError
 from cnclip_eval.report.render import LEADERBOARD_KIND, LEADERBOARD_SCHEMA
 from cnclip_eval.results import is_number
+
+if TYPE_CHECKING:
+    from cnclip_eval.report.leaderboard import Entry
 
 DEFAULT_TOLERANCE = 0.5  # points
 
@@ -98,47 +106,97 @@ def validate_leaderboard(data: object, source: str) -> dict:
                 raise UserError(
                     f"{where}.cells[{dataset!r}]: needs a string 'metric', a number 'score' and an integer 'n'"
                 )
+            more = cell.get("metrics", {})
+            if not isinstance(more, dict) or not all(
+                isinstance(v, dict) and is_number(v.get("score")) for v in more.values()
+            ):
+                raise UserError(
+                    f"{where}.cells[{dataset!r}].metrics: must map metric names to {{'score': number, ...}}"
+                )
     return data
 
 
-def _cells(board: dict) -> dict[tuple[str, str, str], tuple[str, float, int | None, str | None]]:
-    """(model, method, dataset) -> (metric, score, n, protocol): a cell's protocol, else its row's."""
+Scores = dict[tuple[str, str, str, str], tuple[float, int | None, str | None]]
+
+
+def _main_metrics(board: dict) -> dict[tuple[str, str, str], str]:
+    """(model, method, dataset) -> the cell's main metric."""
     return {
-        (row["model"], row["method"], dataset): (
-            cell["metric"],
-            float(cell["score"]),
-            cell.get("n"),
-            cell.get("protocol", row.get("protocol")),
-        )
+        (row["model"], row["method"], dataset): cell["metric"]
         for row in board["rows"]
         for dataset, cell in row["cells"].items()
     }
 
 
+def _scores(board: dict) -> Scores:
+    """(model, method, dataset, metric) -> (score, n, protocol) for a cell's main metric and each of its
+    ``metrics``; the protocol is the cell's, else its row's."""
+    scores: Scores = {}
+    for row in board["rows"]:
+        for dataset, cell in row["cells"].items():
+            n, protocol = cell.get("n"), cell.get("protocol", row.get("protocol"))
+            key = (row["model"], row["method"], dataset)
+            scores[(*key, cell["metric"])] = (float(cell["score"]), n, protocol)
+            for metric, more in cell.get("metrics", {}).items():
+                scores.setdefault((*key, metric), (float(more["score"]), n, protocol))
+    return scores
+
+
 def compare_boards(baseline: dict, current: dict) -> list[Comparison]:
-    old, new = _cells(baseline), _cells(current)
-    comparisons = []
-    for key in list(old) + [k for k in new if k not in old]:
-        metric = (old.get(key) or new.get(key))[0]
-        if key in old and key in new and old[key][0] != new[key][0]:
+    """One comparison per score of either board: baseline order first, then the new ones."""
+    old_main, new_main = _main_metrics(baseline), _main_metrics(current)
+    for key in old_main.keys() & new_main.keys():
+        if old_main[key] != new_main[key]:
             raise UserError(
-                f"{'/'.join(key)}: the baseline scores {old[key][0]}, the results {new[key][0]}; "
+                f"{'/'.join(key)}: the baseline scores {old_main[key]}, the results {new_main[key]}; "
                 "compare like with like"
             )
+    old, new = _scores(baseline), _scores(current)
+    comparisons = []
+    for key in list(old) + [k for k in new if k not in old]:
         before, after = old.get(key), new.get(key)
         comparisons.append(
             Comparison(
                 *key,
-                metric,
+                before[0] if before else None,
+                after[0] if after else None,
                 before[1] if before else None,
                 after[1] if after else None,
                 before[2] if before else None,
                 after[2] if after else None,
-                before[3] if before else None,
-                after[3] if after else None,
             )
         )
     return comparisons
+
+
+def results_board(entries: list[Entry], baseline: dict) -> tuple[dict, list[str]]:
+    """The results as a leaderboard JSON in the baseline's terms, and the leaderboard's notes.
+
+    Each column is scored with the baseline's metric for it (a published table may report another
+    metric than the results' main one); where a baseline cell lists more ``metrics`` (a retrieval
+    cell's recalls), the results' cells of that column list those scores too.
+    """
+    from cnclip_eval.report.leaderboard import build_leaderboard
+    from cnclip_eval.report.render import to_json
+
+    method, metrics = baseline.get("baseline_method", "baseline"), baseline.get("metrics") or {}
+    board = build_leaderboard(entries, method, confidence=False, metrics=metrics)
+    current = to_json(board)
+    wanted: dict[str, set[str]] = {}  # column -> the further metrics the baseline compares there
+    for row in baseline["rows"]:
+        for column, cell in row["cells"].items():
+            wanted.setdefault(column, set()).update(set(cell.get("metrics", {})) - {cell["metric"]})
+    cells = {(r["model"], r["method"], c): cell for r in current["rows"] for c, cell in r["cells"].items()}
+    for name in sorted(set().union(*wanted.values())):
+        columns = {c: name for c, names in wanted.items() if name in names}
+        # the leaderboard scores a column with one metric: one more (cheap, no bootstrap) per metric
+        other = build_leaderboard(entries, method, confidence=False, metrics={**metrics, **columns})
+        for row in other.rows:
+            for column, cell in row.cells.items():
+                mine = cells.get((row.model, row.method, column))
+                if column in columns and mine is not None:
+                    mine.setdefault("metrics", {})[name] = {"score": cell.score}
+    return current, board.notes
 
 
 def failed(comparisons: list[Comparison], tolerance_points: float) -> list[Comparison]:

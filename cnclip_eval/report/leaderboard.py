@@ -25,6 +25,9 @@ from cnclip_eval.report import stats
 from cnclip_eval.results import Predictions, ResultRecord
 
 DEFAULT_BASELINE_METHOD = "baseline"
+CONTROL_METHOD = "waffle"  # a description method's gain means something where it beats this control
+KIND_ORDER = {"zero-shot": 0, "control": 1, "few-shot": 2}
+RETRIEVAL_METRICS = {"mean_recall", "t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class Cell:
     # the language of the class names and templates: "en" for a model that reads only English (an
     # upper bound on CLIP plus translation); None for results written before it was recorded
     texts_language: str | None = None
+    seeds: tuple[int, ...] = ()  # the seeds behind the score (several: it is their mean)
+    std: float | None = None  # standard deviation over the seeds (sample std), where several
+    delta_control: float | None = None  # against the same model's control method (waffle), same dataset
 
     @property
     def significant(self) -> bool:
@@ -62,6 +68,12 @@ class Row:
     mean: float
     mean_delta: float | None
     mean_rank: float
+    kind: str = "zero-shot"  # "zero-shot" text methods, "control"s, "few-shot" methods: the row groups
+    detail: str = ""  # what the method name leaves out: K for few-shot rows, the seeds
+
+    @property
+    def shown_method(self) -> str:
+        return f"{self.method} [{self.detail}]" if self.detail else self.method
 
     @property
     def key(self) -> tuple[str, str]:
@@ -183,6 +195,7 @@ def build_leaderboard(
                 f"{e.source}: main metric {e.record.main_metric}, other {column(e.record)} results use {metric}"
             )
     by_key = {(e.record.model, e.record.run_name, column(e.record)): e for e in entries}
+    groups = seed_groups(entries)
     if entries and not any(e.record.run_name == baseline_method for e in entries):
         notes.append(
             f"no results of the baseline method {baseline_method!r}: no deltas (see --baseline-method)"
@@ -190,43 +203,42 @@ def build_leaderboard(
     predictions = _PredictionCache()
 
     cells: dict[tuple[str, str], dict[str, Cell]] = {}
-    for (model, method, dataset), entry in by_key.items():
-        record, metric = entry.record, metrics[dataset]
-        score = record.metrics.get(metric)
-        if score is None:
+    for (model, method, dataset), members in groups.items():
+        metric = metrics[dataset]
+        missing = [e for e in members if metric not in e.record.metrics]
+        for entry in missing:
             notes.append(f"{entry.source}: no {metric} score; left out")
+        members = [e for e in members if e not in missing]
+        if not members:
             continue
-        interval = delta = test = None
-        mine = predictions.get(entry) if confidence else None
-        if mine is not None:
-            subset = stats.subset_metric(metric, mine)
-            if subset is not None:
-                interval = stats.bootstrap_interval(subset, len(mine.keys), resamples, level, seed)
         base = by_key.get((model, baseline_method, dataset))
-        if base is not None and method != baseline_method and metric in base.record.metrics:
-            delta = score - base.record.metrics[metric]
-            theirs = predictions.get(base) if confidence else None
-            if mine is not None and theirs is not None:
-                test = stats.compare(metric, theirs, mine, resamples, seed)
-        cells.setdefault((model, method), {})[dataset] = Cell(
-            score,
-            metric,
-            record.n_samples,
-            interval,
-            delta,
-            test,
-            record.protocol,
-            record.provenance.get("texts_language"),
-        )
+        if len(members) == 1:
+            cell = _single_cell(members[0], metric, base, method != baseline_method, predictions,
+                                confidence, resamples, level, seed)  # fmt: skip
+        else:
+            cell = _seeds_cell(members, metric, base)
+        cells.setdefault((model, method), {})[dataset] = cell
+    _add_control_deltas(cells)
 
     ranks_by_dataset = {
         d: average_ranks({key: row[d].score for key, row in cells.items() if d in row}) for d in datasets
     }
+    retrieval = {d for d in datasets if metrics[d] in RETRIEVAL_METRICS}
+    # a top-1 and a recall are not one quantity: with both kinds of columns the mean covers classification
+    averaged = set(datasets) - retrieval if retrieval and retrieval != set(datasets) else set(datasets)
+    if averaged != set(datasets):
+        notes.append(
+            "mean and Δ mean cover the classification columns; the retrieval columns ("
+            + ", ".join(d for d in datasets if d in retrieval)
+            + ") count in the mean rank only"
+        )
     rows = []
     for key, row_cells in cells.items():
-        finite = {d: c for d, c in row_cells.items() if not math.isnan(c.score)}
+        scored = {d: c for d, c in row_cells.items() if not math.isnan(c.score)}
+        ranks = [ranks_by_dataset[d][key] for d in scored]
+        finite = {d: c for d, c in scored.items() if d in averaged}
         deltas = [c.delta for c in finite.values() if c.delta is not None and not math.isnan(c.delta)]
-        ranks = [ranks_by_dataset[d][key] for d in finite]
+        kind, detail = row_kind_and_detail(groups, key, row_cells)
         rows.append(
             Row(
                 model=key[0],
@@ -235,13 +247,25 @@ def build_leaderboard(
                 mean=float(np.mean([c.score for c in finite.values()])) if finite else math.nan,
                 mean_delta=float(np.mean(deltas)) if finite and len(deltas) == len(finite) else None,
                 mean_rank=float(np.mean(ranks)) if ranks else math.nan,
+                kind=kind,
+                detail=detail,
             )
         )
-        if len(finite) < len(row_cells):
-            nan = ", ".join(d for d in row_cells if d not in finite)
+        if len(scored) < len(row_cells):
+            nan = ", ".join(d for d in row_cells if d not in scored)
             notes.append(f"{key[0]} / {key[1]}: no score on {nan} (NaN: a class absent from the samples?)")
-    # NaN last; then best mean rank, then best mean
-    rows.sort(key=lambda r: (math.isnan(r.mean_rank), r.mean_rank, -r.mean, r.model, r.method))
+    # zero-shot text methods, then controls, then few-shot methods; in each, NaN last, then best mean
+    # rank, then best mean (ranks are over all rows of a dataset)
+    rows.sort(
+        key=lambda r: (
+            KIND_ORDER.get(r.kind, 3),
+            math.isnan(r.mean_rank),
+            r.mean_rank,
+            -r.mean,
+            r.model,
+            r.method,
+        )
+    )
     incomplete = [f"{r.model} / {r.method}" for r in rows if len(r.cells) < len(datasets)]
     if incomplete:
         notes.append(
@@ -249,6 +273,95 @@ def build_leaderboard(
             + ", ".join(incomplete)
         )
     return Leaderboard(datasets, metrics, rows, baseline_method, level if confidence else None, notes)
+
+
+def _method_info(record: ResultRecord) -> dict:
+    method = record.provenance.get("method")
+    return method if isinstance(method, dict) else {}
+
+
+def seed_groups(entries: list[Entry]) -> dict[tuple[str, str, str], list[Entry]]:
+    """(model, row name, column) -> its results: those that differ only by seed share the row named
+    after their seed group (``tip-adapter(shots=4)`` for seeds 1, 2, 3); the others are a row each."""
+    grouped: dict[tuple[str, str, str], list[Entry]] = {}
+    for entry in entries:
+        record = entry.record
+        group = _method_info(record).get("seed_group") or record.run_name
+        grouped.setdefault((record.model, group, column(record)), []).append(entry)
+    rows: dict[tuple[str, str, str], list[Entry]] = {}
+    for (model, group, dataset), members in grouped.items():
+        if len(members) == 1:  # one seed: the row keeps the result's own run name
+            rows[(model, members[0].record.run_name, dataset)] = members
+        else:
+            rows[(model, group, dataset)] = sorted(
+                members, key=lambda e: _method_info(e.record).get("seed") or 0
+            )
+    return rows
+
+
+def _single_cell(entry, metric, base, compare, predictions, confidence, resamples, level, seed) -> Cell:
+    """One result's cell: its score, bootstrap interval, and delta and paired test against ``base``."""
+    record = entry.record
+    score = record.metrics[metric]
+    interval = delta = test = None
+    mine = predictions.get(entry) if confidence else None
+    if mine is not None:
+        subset = stats.subset_metric(metric, mine)
+        if subset is not None:
+            interval = stats.bootstrap_interval(subset, len(mine.keys), resamples, level, seed)
+    if base is not None and compare and metric in base.record.metrics:
+        delta = score - base.record.metrics[metric]
+        theirs = predictions.get(base) if confidence else None
+        if mine is not None and theirs is not None:
+            test = stats.compare(metric, theirs, mine, resamples, seed)
+    own_seed = _method_info(record).get("seed")
+    return Cell(
+        score, metric, record.n_samples, interval, delta, test, record.protocol,
+        record.provenance.get("texts_language"), seeds=() if own_seed is None else (own_seed,),
+    )  # fmt: skip
+
+
+def _seeds_cell(members: list[Entry], metric: str, base: Entry | None) -> Cell:
+    """Several seeds of one method: the mean score, the std over seeds (what a reader must weigh a
+    delta against) and the delta of the mean; no interval or paired test across different draws."""
+    scores = [e.record.metrics[metric] for e in members]
+    mean = float(np.mean(scores))
+    delta = mean - base.record.metrics[metric] if base is not None and metric in base.record.metrics else None
+    first = members[0].record
+    protocols = {e.record.protocol for e in members}
+    return Cell(
+        mean, metric, first.n_samples, None, delta, None,
+        protocols.pop() if len(protocols) == 1 else "mixed", first.provenance.get("texts_language"),
+        seeds=tuple(_method_info(e.record).get("seed") for e in members),
+        std=float(np.std(scores, ddof=1)),
+    )  # fmt: skip
+
+
+def _add_control_deltas(cells: dict[tuple[str, str], dict[str, Cell]]) -> None:
+    """Every method's delta against the same model's control (waffle) on the same dataset, where both
+    are present (the control itself and the baseline get none)."""
+    for (model, method), row in cells.items():
+        control = cells.get((model, CONTROL_METHOD))
+        if control is None or method in (CONTROL_METHOD, DEFAULT_BASELINE_METHOD):
+            continue
+        for dataset, cell in row.items():
+            if dataset in control and not math.isnan(control[dataset].score):
+                row[dataset] = replace(cell, delta_control=cell.score - control[dataset].score)
+
+
+def row_kind_and_detail(groups, key: tuple[str, str], row_cells: dict[str, Cell]) -> tuple[str, str]:
+    """The row's group (from the method's kind) and what its name leaves out: K and the seeds."""
+    members = [e for (m, name, _), found in groups.items() if (m, name) == key for e in found]
+    info = _method_info(members[0].record) if members else {}
+    kind = info.get("kind") or "zero-shot"
+    parts = []
+    shots = {(_method_info(e.record).get("options") or {}).get("shots") for e in members} - {None}
+    if kind == "few-shot" and shots:
+        parts.append("K=" + "/".join(str(k) for k in sorted(shots)))
+    seeds = sorted({s for c in row_cells.values() for s in c.seeds if s is not None})
+    if seeds:
+        parts.append(("seeds " if len(seeds) > 1 else "seed ") + ",".join(map(str, seeds)))
+    return kind, ", ".join(parts)
 
 
 class _PredictionCache:

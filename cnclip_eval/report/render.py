@@ -18,7 +18,7 @@ from collections.abc import Callable
 from tabulate import tabulate
 
 from cnclip_eval.registry import Registry
-from cnclip_eval.report.leaderboard import Cell, Leaderboard
+from cnclip_eval.report.leaderboard import CONTROL_METHOD, Cell, Leaderboard
 
 LEADERBOARD_KIND = "cnclip-eval-leaderboard"
 LEADERBOARD_SCHEMA = 1
@@ -42,8 +42,12 @@ def _cell_text(cell: Cell | None, missing: str = "–", spread: str = "±{:.1f}"
     text = points(cell.score)
     if cell.interval is not None:
         text += spread.format(100 * (cell.interval.high - cell.interval.low) / 2)
+    if cell.std is not None:  # a mean over seeds: their spread, not a bootstrap interval
+        text += " sd " + f"{100 * cell.std:.2f}"
     if cell.delta is not None:
         text += f" ({signed_points(cell.delta)}{star if cell.significant else ''})"
+    if cell.delta_control is not None:
+        text += f" [{signed_points(cell.delta_control)} vs {CONTROL_METHOD}]"
     return text
 
 
@@ -56,7 +60,7 @@ def _row_values(board: Leaderboard, cell_text: Callable[[Cell | None], str]) -> 
     return [
         [
             row.label,
-            row.method,
+            row.shown_method,
             *(cell_text(row.cells.get(d)) for d in board.datasets),
             points(row.mean),
             "" if row.mean_delta is None else signed_points(row.mean_delta),
@@ -85,6 +89,18 @@ def legend(board: Leaderboard) -> list[str]:
     ]
     if board.confidence_level is not None:
         lines.append(f"± half the {board.confidence_level:.0%} percentile-bootstrap interval")
+    cells = [c for row in board.rows for c in row.cells.values()]
+    if any(c.std is not None for c in cells):
+        lines.append("rows with several seeds: the mean over the seeds, sd = their standard deviation")
+    if any(c.delta_control is not None for c in cells):
+        lines.append(
+            f"[… vs {CONTROL_METHOD}] points against the control {CONTROL_METHOD} (random descriptors) "
+            "of the same model: a description method's gain means something where it beats it"
+        )
+    if len({row.kind for row in board.rows}) > 1:
+        lines.append(
+            "rows grouped: zero-shot text methods, then controls, then few-shot methods [K = shots per class]"
+        )
     return lines + board.notes
 
 
@@ -146,6 +162,11 @@ def render_csv(board: Leaderboard) -> str:
             "p_value",
             "test",
             "protocol",
+            "kind",
+            "detail",
+            "seeds",
+            "std",
+            "delta_control",
         ]
     )
     for row in board.rows:
@@ -167,6 +188,11 @@ def render_csv(board: Leaderboard) -> str:
                     "" if cell.test is None else cell.test.p_value,
                     "" if cell.test is None else cell.test.name,
                     cell.protocol or "",
+                    row.kind,
+                    row.detail,
+                    " ".join(map(str, cell.seeds)),
+                    "" if cell.std is None else cell.std,
+                    "" if cell.delta_control is None else cell.delta_control,
                 ]
             )
     return buffer.getvalue()
@@ -190,6 +216,9 @@ def to_json(board: Leaderboard) -> dict:
             "test": None if cell.test is None else cell.test.name,
             "significant": cell.significant,
             "protocol": cell.protocol,
+            "seeds": list(cell.seeds),
+            "std": cell.std,
+            "delta_control": cell.delta_control,
         }
 
     return {
@@ -204,6 +233,8 @@ def to_json(board: Leaderboard) -> dict:
                 "model": row.model,
                 "english_names": row.english_names,
                 "method": row.method,
+                "kind": row.kind,
+                "detail": row.detail,
                 "mean": row.mean,
                 "mean_delta": row.mean_delta,
                 "mean_rank": row.mean_rank,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnclip_eval.metrics import METRICS
-from cnclip_eval.results import Predictions
+from cnclip_eval.results import Predictions, QueryRanks
+from cnclip_eval.tasks.retrieval_metrics import RECALL_AT
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_LEVEL = 0.95
@@ -54,6 +55,8 @@ def subset_metric(metric: str, predictions: Predictions) -> SubsetMetric | None:
     Top-1 and top-5 need only the stored top-k; mean per-class recall needs the top-1 and labels;
     ranking metrics (mAP, ROC-AUC) need the full scores, kept for the datasets that use them.
     """
+    if isinstance(predictions, QueryRanks):
+        return query_subset_metric(metric, predictions)
     labels, topk = predictions.labels, predictions.topk
     if metric in ("top1", "top5") and labels.ndim == 1:
         k = 1 if metric == "top1" else topk.shape[1]
@@ -68,6 +71,34 @@ def subset_metric(metric: str, predictions: Predictions) -> SubsetMetric | None:
         fn = METRICS.get(metric)
         return lambda idx: np.array([fn(scores[row], labels[row]) for row in idx])
     return None
+
+
+def query_subset_metric(metric: str, ranks: QueryRanks) -> SubsetMetric | None:
+    """A retrieval metric on resampled queries: ``t2i_r5`` is the share of the resampled text->image
+    queries with a positive in the top 5; ``mean_recall`` is the mean of every reported direction's
+    R@1/5/10, each over that direction's resampled queries (queries are drawn from all directions at
+    once, so a resample may hold a few more of one direction)."""
+    directions = ranks.directions
+    reported = [d for d in ("t2i", "i2t") if (directions == d).any()]
+    if metric == "mean_recall":
+        wanted = [(d, k) for d in reported for k in RECALL_AT]
+    else:
+        direction, _, k = metric.partition("_r")
+        if direction not in reported or not k.isdigit():
+            return None
+        wanted = [(direction, int(k))]
+    masks = {d: (directions == d).astype(np.float64) for d in reported}
+    hits = {k: (ranks.ranks < k).astype(np.float64) for k in RECALL_AT}
+
+    def values(idx: np.ndarray) -> np.ndarray:  # idx (B, n) -> (B,)
+        found = []
+        for direction, k in wanted:
+            mask = masks[direction][idx]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                found.append((hits[k][idx] * mask).sum(axis=1) / mask.sum(axis=1))
+        return np.mean(found, axis=0)
+
+    return values
 
 
 def _mean_per_class_recall(labels: np.ndarray, correct: np.ndarray, num_classes: int) -> np.ndarray:
@@ -138,7 +169,9 @@ def paired_bootstrap(
     return PairedTest("paired-bootstrap", min(1.0, 2 * (other_side + 1) / (len(deltas) + 1)), n)
 
 
-def align(first: Predictions, second: Predictions) -> tuple[np.ndarray, np.ndarray] | None:
+def align(
+    first: Predictions | QueryRanks, second: Predictions | QueryRanks
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Row indices pairing the two predictions by sample key, or None if they saw different samples."""
     if len(first.keys) != len(second.keys):
         return None
@@ -155,9 +188,18 @@ def compare(
     metric: str, first: Predictions, second: Predictions, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
 ) -> PairedTest | None:
     """The paired test of ``second`` against ``first`` on ``metric``, or None when it cannot be run."""
+    if isinstance(first, QueryRanks) != isinstance(second, QueryRanks):
+        return None
     pairing = align(first, second)
     if pairing is None:
         return None
+    if isinstance(first, QueryRanks):  # the same queries under two models: resample them together
+        a = QueryRanks(first.keys[pairing[0]], first.ranks[pairing[0]])
+        b = QueryRanks(second.keys[pairing[1]], second.ranks[pairing[1]])
+        metric_a, metric_b = subset_metric(metric, a), subset_metric(metric, b)
+        if metric_a is None or metric_b is None:
+            return None
+        return paired_bootstrap(metric_a, metric_b, len(a.keys), resamples, seed)
     a, b = _take(first, pairing[0]), _take(second, pairing[1])
     if metric == "top1" and a.labels.ndim == 1:
         return mcnemar(a.correct, b.correct)

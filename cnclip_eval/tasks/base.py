@@ -7,6 +7,7 @@ names its task (``ResolvedDataset.task_name``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cnclip_eval.registry import Registry
@@ -37,6 +38,7 @@ class MethodRun:
     config: RunConfig
     device: str
     names: dict[str, str]  # run_name, dataset_tag, stem (see cnclip_eval.naming)
+    cache_root: Path  # the feature caches (few-shot methods encode the train split through them)
 
 
 class Task(Protocol):

@@ -18,6 +18,8 @@ from cnclip_eval.features import ClassifierCache
 from cnclip_eval.fingerprint import classifier_key_inputs, feature_key_inputs
 from cnclip_eval.image_features import autocast, dataset_features
 from cnclip_eval.methods import Classifier, DatasetTexts, Method, MethodContext
+from cnclip_eval.methods.baseline import TemplateEnsemble
+from cnclip_eval.methods.fewshot import is_few_shot
 from cnclip_eval.metrics import compute_metrics
 from cnclip_eval.models import LoadedModel
 from cnclip_eval.models.base import ModelIdentity, reads_chinese
@@ -25,6 +27,7 @@ from cnclip_eval.protocol import RunSettings, protocol_of
 from cnclip_eval.provenance import environment
 from cnclip_eval.results import Predictions, ResultRecord
 from cnclip_eval.tasks.base import MethodRun
+from cnclip_eval.tasks.few_shot import few_shot_key, few_shot_logits
 from cnclip_eval.templates import resolve_templates
 from cnclip_eval.text import TextEncoder
 
@@ -98,11 +101,22 @@ def classify(run: MethodRun) -> tuple[ResultRecord, Predictions]:
         run.encoder, run.classifier_cache, run.config, run.device, run.names
     )  # fmt: skip
     started = time.perf_counter()
-    weights, method_provenance, from_cache = build_classifier(
-        model, dataset, spec, method, options, encoder, classifier_cache, config.precision
-    )
+    if is_few_shot(method):  # fitted on the train split; only its scorer sees the test features
+        texts = dataset_texts(dataset, spec, model.languages, model.model_id)
+
+        def zero_shot(baseline: MethodSpec) -> torch.Tensor:
+            return build_classifier(
+                model, dataset, baseline, TemplateEnsemble(), {}, encoder, classifier_cache, config.precision
+            )[0]
+
+        scores, method_provenance = few_shot_logits(run, texts, zero_shot)
+        logits, from_cache = scores.numpy(), False
+    else:
+        weights, method_provenance, from_cache = build_classifier(
+            model, dataset, spec, method, options, encoder, classifier_cache, config.precision
+        )
+        logits = (model.logit_scale * images.features @ weights.T).numpy()  # (N, C)
     classifier_seconds = time.perf_counter() - started
-    logits = (model.logit_scale * images.features @ weights.T).numpy()  # (N, C)
     metric_names = list(dict.fromkeys([dataset.main_metric, *dataset.metrics]))
     metrics = compute_metrics(metric_names, logits, images.labels)
     english = texts_language(model.languages) == "en"  # CN-CLIP's protocol names Chinese texts
@@ -144,6 +158,9 @@ def classify(run: MethodRun) -> tuple[ResultRecord, Predictions]:
                 "options": _jsonable(options),
                 "templates": spec.templates,
                 "details": method_provenance,
+                "kind": getattr(method, "kind", "zero-shot"),  # the leaderboard's grouping
+                "seed": options.get("seed"),
+                "seed_group": named.get("seed_group", named["run_name"]),
             },
             "precision": config.precision,
             "image_preprocessing": {
@@ -196,7 +213,12 @@ class ClassificationTask:
         config,
     ) -> dict:
         texts = dataset_texts(dataset, spec, identity.languages)
-        return classifier_key_inputs(identity, texts, spec, method, options, config.precision)
+        key = classifier_key_inputs(identity, texts, spec, method, options, config.precision)
+        if is_few_shot(
+            method
+        ):  # also the train split it learns from (resolved here: missing is refused early)
+            key["few_shot"] = few_shot_key(identity, dataset, spec, texts, config)
+        return key
 
     def encode(self, model: LoadedModel, dataset: ResolvedDataset, config: RunConfig, cache_root, world):
         return dataset_features(model, dataset, config, cache_root, world)

@@ -1,10 +1,13 @@
 """The retrieval task: captions and images of a CN-CLIP-format split become text and image features,
 scored by cosine similarity, with CN-CLIP's recalls (:mod:`.retrieval_metrics`).
 
-The texts are the captions as given, so the only method is ``baseline``; the others build class-name
-classifiers and are refused up front. Image features are cached in chunks of the images file (a
+The texts are the captions as CN-CLIP's evaluation reads them (lower case, straight quotes:
+:func:`cnclip_eval.protocol.cnclip_caption`), so the only method is ``baseline``; the others build
+class-name classifiers and are refused up front. Image features are cached in chunks of the images file (a
 stopped run resumes from the chunks done); caption features go through the run's text encoder
-(batched, length-sorted, cut to each batch's longest caption where the family's mask allows).
+(batched, length-sorted, cut to each batch's longest caption where the family's mask allows) and are
+cached in chunks per text tower. Each query's rank is stored beside the result (:class:`QueryRanks`),
+so the leaderboard gives intervals over queries and paired tests between models with no re-run.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from cnclip_eval.fileio import sha256_json
 from cnclip_eval.image_features import autocast
 from cnclip_eval.methods.base import Method
 from cnclip_eval.models.base import LoadedModel, ModelIdentity, reads_chinese
+from cnclip_eval.protocol import RetrievalSettings, cnclip_caption, retrieval_protocol_of
 from cnclip_eval.provenance import environment
-from cnclip_eval.results import ResultRecord
+from cnclip_eval.results import QueryRanks, ResultRecord
 from cnclip_eval.tasks.base import MethodRun
 from cnclip_eval.tasks.retrieval_metrics import retrieval_metrics
 
@@ -126,15 +130,25 @@ class RetrievalTask:
         seconds = time.perf_counter() - started
         return RetrievalFeatures(torch.cat(chunks), cache.key, from_cache, computed, seconds)
 
-    def run(self, run: MethodRun) -> tuple[ResultRecord, None]:
+    def run(self, run: MethodRun) -> tuple[ResultRecord, QueryRanks]:
         model, dataset, images, config = run.model, run.dataset, run.features, run.config
         data = dataset.split_data
         started = time.perf_counter()
-        texts = run.encoder.encode(data.texts)  # (T, D), rows L2-normalized
+        captions = [cnclip_caption(t) for t in data.texts]
+        texts, text_chunks = caption_features(run, data.text_ids, captions)  # (T, D), rows L2-normalized
         text_seconds = time.perf_counter() - started
+        truncated = int(sum(model.tokenizer(captions)[1]))  # tokenizing alone: cached chunks count too
         metrics, ranks = retrieval_metrics(
             images.images.numpy(), texts.numpy(), data.text_to_images, dataset.directions
         )
+        queried_images = [
+            data.image_ids[i] for i in sorted({i for images in data.text_to_images for i in images})
+        ]
+        per_query = QueryRanks.from_directions({"t2i": data.text_ids, "i2t": queried_images}, ranks)
+        protocol = retrieval_protocol_of(
+            RetrievalSettings(dataset.name, dataset.layout.split, tuple(dataset.directions),
+                              model.tokenizer.context_length, config.precision)
+        )  # fmt: skip
         record = ResultRecord(
             model=model.model_id,
             dataset=dataset.name,
@@ -144,8 +158,9 @@ class RetrievalTask:
             main_metric=dataset.main_metric,
             metrics=metrics,
             n_samples=len(data.texts),
-            protocol="custom",  # CN-CLIP's retrieval protocol is not checked setting by setting yet
+            protocol=protocol["name"],
             provenance={
+                "protocol": protocol,
                 "model": {"id": model.model_id, "family": model.family, "arch": model.arch,
                           "source": model.source, "weights_id": model.weights_id},
                 "dataset": {**dataset.provenance(), "tag": run.names["dataset_tag"]},
@@ -153,7 +168,8 @@ class RetrievalTask:
                 "precision": config.precision,
                 "image_preprocessing": {"id": preprocessing_id(model.preprocessing, "pil")},
                 "context_length": model.tokenizer.context_length,
-                "texts_truncated": int(run.encoder.truncated),
+                "texts_truncated": truncated,
+                "text_features": text_chunks,
                 "image_features": {
                     "cache_key": images.cache_key,
                     "chunks_from_cache": images.chunks_from_cache,
@@ -166,7 +182,46 @@ class RetrievalTask:
             },
             file_stem=run.names["stem"],
         )  # fmt: skip
-        return record, None
+        return record, per_query
+
+
+TEXT_CHUNK = 4096  # captions per cache entry
+
+
+def caption_features(run: MethodRun, text_ids: list[str], captions: list[str]) -> tuple[torch.Tensor, dict]:
+    """(T, D) caption features through the run's text encoder, cached in chunks of ``TEXT_CHUNK`` per
+    text tower: a re-run, or another image tower with the same text tower, encodes no caption again,
+    and an edited caption re-encodes only its chunk (each entry keeps its ids and captions to compare)."""
+    model = run.model
+    cache = FeatureCache(
+        run.cache_root,
+        {"task": "retrieval-captions", "weights": model.weights_id, "arch": model.arch,
+         "context_length": model.tokenizer.context_length, "precision": run.config.precision},
+    )  # fmt: skip
+    chunks, from_cache, computed = [], 0, 0
+    for index, start in enumerate(range(0, len(captions), TEXT_CHUNK)):
+        # the id and the caption as read: a caption edited under the same id misses
+        keys = np.array(
+            [
+                f"{i}\t{c}"
+                for i, c in zip(text_ids[start : start + TEXT_CHUNK], captions[start : start + TEXT_CHUNK])
+            ]
+        )
+        cached = cache.load(index)
+        if cached is not None and np.array_equal(cached.keys, keys):
+            chunks.append(torch.from_numpy(cached.features))
+            from_cache += 1
+            continue
+        with autocast(model.device, run.config.precision):
+            features = run.encoder.encode(captions[start : start + TEXT_CHUNK])
+        cache.save(index, ShardFeatures(features.numpy(), np.zeros(len(keys), np.int64), keys))
+        chunks.append(features)
+        computed += 1
+    return torch.cat(chunks), {
+        "cache_key": cache.key,
+        "chunks_from_cache": from_cache,
+        "chunks_computed": computed,
+    }
 
 
 RETRIEVAL = RetrievalTask()

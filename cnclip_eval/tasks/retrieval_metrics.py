@@ -14,6 +14,19 @@ from __future__ import annotations
 import numpy as np
 
 RECALL_AT = (1, 5, 10)
+# what `cnclip-eval ls metrics` says of each retrieval metric
+DESCRIPTIONS = {
+    **{
+        f"t2i_r{k}": f"text -> image recall@{k}: share of captions with a matching image in the top {k}"
+        for k in RECALL_AT
+    },
+    **{
+        f"i2t_r{k}": f"image -> text recall@{k}: share of images with a matching caption in the top {k}"
+        for k in RECALL_AT
+    },
+    "mean_recall": "CN-CLIP's MR: the MEAN of the reported recalls (R@1/5/10 of each reported direction), "
+    "not a median rank; MUGE reports text -> image only",
+}
 CHUNK = 1024  # queries scored at a time: (CHUNK, candidates) float32 stays small for MUGE's 30k images
 
 

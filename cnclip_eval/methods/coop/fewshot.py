@@ -1,34 +1,11 @@
-"""CoOp's few-shot pieces: K shots per class sampled from cached features, the shot images read again,
-and their augmented features per epoch (used by `cnclip-eval coop train`, see cnclip_eval.train_coop)."""
+"""CoOp's few-shot pieces: the shot images read again and their augmented features per epoch (shots are
+drawn by cnclip_eval.methods.shots; used by `cnclip-eval coop train`, see cnclip_eval.train_coop)."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from cnclip_eval.errors import UserError
-
-
-def sample_shots(
-    labels: np.ndarray, keys: np.ndarray, shots: int, seed: int, classnames: list[str]
-) -> np.ndarray:
-    """Indices of ``shots`` samples per class, drawn with ``seed`` (sorted by key first, so the draw
-    does not depend on shard order); refuses classes with fewer images."""
-    rng = np.random.default_rng(seed)
-    order = np.argsort(keys, kind="stable")
-    chosen, short = [], []
-    for c in range(len(classnames)):
-        members = order[labels[order] == c]
-        if len(members) < shots:
-            short.append(f"{c} {classnames[c]} ({len(members)})")
-            continue
-        chosen.extend(rng.choice(members, size=shots, replace=False).tolist())
-    if short:
-        raise UserError(
-            f"{shots} shots per class, but these classes have fewer train images: {', '.join(short[:10])}"
-        )
-    return np.array(sorted(chosen))
-
 
 # CoOp's augmentation (its configs: random_resized_crop, random_flip, normalize); the crop scale is
 # torchvision's default, which CoOp uses

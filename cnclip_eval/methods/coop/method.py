@@ -20,6 +20,7 @@ def shipped_context(model_id: str, dataset: str) -> Path | None:
 
 class CoopContext(MethodBase):
     name = "coop"
+    kind = "few-shot"
     requires = ("text_input_embeddings",)
     summary = (
         "CoOp learnable context vectors, trained few-shot with `cnclip-eval coop train` (arXiv 2109.01134)"

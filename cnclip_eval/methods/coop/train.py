@@ -2,7 +2,9 @@
 
 CoOp's recipe is the default: SGD (momentum 0.9, weight decay 5e-4), lr 0.002 with a cosine
 schedule after one warm-up epoch at a constant 1e-5, batch 32, epochs by shot count, 16 context
-vectors. Everything random (initialisation, shuffling) draws from one generator seeded by ``seed``,
+vectors. KgCoOp (Yao et al., CVPR 2023, arXiv 2303.13283) is one more loss term, ``kg_weight * (1 -
+mean cos(learned text feature, hand-written text feature))`` over the classes, as in its code; the
+hand-written features here are the dataset's template ensemble (the ``baseline`` classifier). Everything random (initialisation, shuffling) draws from one generator seeded by ``seed``,
 so two runs with one seed give identical contexts.
 """
 
@@ -43,6 +45,7 @@ class Recipe:
     warmup_epochs: int = 1
     warmup_lr: float = 1e-5
     seed: int = 0
+    kg_weight: float = 0.0  # KgCoOp's weight (8.0 in its paper); 0: plain CoOp
 
     def epochs_for(self, shots: int) -> int:
         return self.epochs or EPOCHS_BY_SHOTS.get(shots, 200)
@@ -80,13 +83,17 @@ def train_context(
     recipe: Recipe,
     shots: int,
     epoch_features: Callable[[int], torch.Tensor] | None = None,
+    anchor: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The learned context and a log: loss per epoch, train accuracy before and after.
 
     ``features`` are the cached (un-augmented) features; with ``epoch_features``, each epoch trains on
     the features it returns for that epoch instead (CoOp's augmentation), same rows, same labels.
-    Accuracy is always measured on the un-augmented ``features``.
+    Accuracy is always measured on the un-augmented ``features``. ``anchor`` (C, D): the hand-written
+    prompts' text features that KgCoOp's term (``recipe.kg_weight``) keeps the learned ones near.
     """
+    if recipe.kg_weight and anchor is None:
+        raise ValueError("KgCoOp's term needs the hand-written prompts' features (anchor)")
     generator = torch.Generator().manual_seed(recipe.seed)
     model.module.eval()  # the frozen towers must not use dropout
     for parameter in model.module.parameters():
@@ -112,6 +119,8 @@ def train_context(
             batch = order[start : start + recipe.batch_size]
             text = F.normalize(encode_with_context(model, context, names, recipe.position), dim=-1)  # (C, D)
             loss = F.cross_entropy(scale * seen[batch] @ text.T, labels[batch])
+            if recipe.kg_weight:
+                loss = loss + recipe.kg_weight * (1.0 - F.cosine_similarity(text, anchor, dim=-1).mean())
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
