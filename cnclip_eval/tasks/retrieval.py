@@ -1,4 +1,5 @@
-"""The retrieval task: captions and images of a CN-CLIP-format split become text and image features,
+"""The retrieval task: captions and images of a split (CN-CLIP's tsv/jsonl files, or retrieval shards in
+CLIP_benchmark's layout: :mod:`cnclip_eval.data.retrieval_dataset`) become text and image features,
 scored by cosine similarity, with CN-CLIP's recalls (:mod:`.retrieval_metrics`).
 
 The texts are the captions as CN-CLIP's evaluation reads them (lower case, straight quotes:
