@@ -11,6 +11,7 @@ from cnclip_eval.report.leaderboard import build_leaderboard
 from cnclip_eval.report.stats import compare, subset_metric
 from cnclip_eval.results import QueryRanks, load_predictions, load_result
 
+from conftest import assert_clean_error
 from test_retrieval_task import folder  # noqa: F401  (the fixture)
 
 
@@ -89,3 +90,11 @@ def test_ls_metrics_says_mean_recall_is_a_mean(run_cli):
     line = next(line for line in out.splitlines() if line.startswith("| mean_recall"))
     assert "MEAN of the reported recalls" in line and "not a median rank" in line
     assert all(f"| {d}_r{k} " in out for d in ("t2i", "i2t") for k in (1, 5, 10))
+
+
+def test_limit_is_refused_for_a_retrieval_split_before_any_work(run_cli, folder, tmp_path, no_model):  # noqa: F811
+    code, _, err = run_cli(
+        "--model", "tiny", "--dataset", folder, "--limit", "5", "--output-dir", tmp_path / "r"
+    )
+    assert_clean_error(code, err, "--limit 5", "retrieval split")
+    assert not (tmp_path / "r").exists()

@@ -60,6 +60,11 @@ class RetrievalTask:
             )
 
     def features_key(self, identity: ModelIdentity, dataset: RetrievalDataset, config: RunConfig) -> dict:
+        if config.limit is not None:  # asked before any work; a cut of the images would change every query
+            raise UserError(
+                f"--limit {config.limit}: {dataset.name} is a retrieval split, scored whole (every caption "
+                "against every image); drop --limit for it"
+            )
         return {
             "task": "retrieval",
             "weights": identity.weights_id,
