@@ -1,6 +1,7 @@
-"""``cnclip-eval coop train``'s work: sample K shots per class of the train split, encode them once
-(the dataset's cached image features), train CoOp's context vectors and save them with what they
-were made from. It sits above the engine and the tasks it uses; the pieces it calls are in
+"""``cnclip-eval coop train``'s work: sample K shots per class of the train split (its keys and labels,
+read without decoding), encode the shots (cached, shared with the few-shot methods:
+:mod:`cnclip_eval.shot_features`), train CoOp's context vectors and save them with what they were made
+from. It sits above the engine and the tasks it uses; the pieces it calls are in
 :mod:`cnclip_eval.methods.coop`."""
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ def train_from_args(args) -> dict:
     from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
     from cnclip_eval.engine import pick_device
     from cnclip_eval.features import default_cache_dir
-    from cnclip_eval.image_features import dataset_features
     from cnclip_eval.methods.coop.context_io import save_context
     from cnclip_eval.methods.coop.text_path import embedding_input
     from cnclip_eval.methods.coop.train import Recipe, train_context
     from cnclip_eval.models import ModelRequest, load_model
+    from cnclip_eval.shot_features import sample_features, split_index
     from cnclip_eval.tasks.classification import dataset_texts
 
     if args.shots <= 0:
@@ -38,8 +39,10 @@ def train_from_args(args) -> dict:
     # the names the model reads (English ones for an English-only model), as evaluation will give them
     classnames = dataset_texts(dataset, None, model.languages, args.model).classnames
     config = RunConfig(models=(args.model,), datasets=(), methods=(), progress=False)
-    images = dataset_features(model, dataset, config, args.cache_dir or default_cache_dir())
-    picked = sample_shots(images.labels, images.keys, args.shots, args.seed, classnames)
+    cache_root = args.cache_dir or default_cache_dir()
+    index = split_index(dataset, cache_root)  # keys and labels; only the drawn shots are encoded
+    picked = sample_shots(index.labels, index.keys, args.shots, args.seed, classnames)
+    shot_features = sample_features(model, dataset, index, picked, config, cache_root).features
     recipe = Recipe(
         n_ctx=args.n_ctx,
         init=args.init,
@@ -62,15 +65,15 @@ def train_from_args(args) -> dict:
         anchor = classifier_from_prompts(TextEncoder(model, device), prompts).to(device)
     epoch_features = None
     if args.augment:
-        picked_keys = [str(k) for k in images.keys[picked]]
+        picked_keys = [str(k) for k in index.keys[picked]]
         decoded = read_images(dataset, set(picked_keys))
         epoch_features = augmented_features(model, [decoded[k] for k in picked_keys], args.seed)
     torch.manual_seed(args.seed)
     context, log = train_context(
         model,
         classnames,
-        images.features[picked].to(device),
-        torch.from_numpy(images.labels[picked]).to(device),
+        shot_features.to(device),
+        torch.from_numpy(index.labels[picked]).to(device),
         recipe,
         args.shots,
         epoch_features,
@@ -88,7 +91,7 @@ def train_from_args(args) -> dict:
         "classnames_sha256": sha256_json(classnames),
         "shots": args.shots,
         "seed": args.seed,
-        "samples": [str(k) for k in images.keys[picked]],
+        "samples": [str(k) for k in index.keys[picked]],
         "recipe": recipe.as_dict(),
         "augment": bool(args.augment),
         "final_loss": log["losses"][-1],

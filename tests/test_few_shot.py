@@ -47,8 +47,11 @@ def test_every_few_shot_method_runs_and_encodes_the_shots_once(run_cli, tmp_path
     for method in ("tip-adapter", "tip-adapter-f", "linear-probe"):
         assert method in out
     train = [details(tmp_path, m)["train_split"] for m in ("tip-adapter", "tip-adapter-f", "linear-probe")]
-    assert [t["shards_computed"] for t in train] == [3, 0, 0]  # one image pass for all of them
+    # the 320 shots and 80 validation images of 600 are encoded once, by the first few-shot method
+    assert [t["samples_encoded"] for t in train] == [400, 0, 0]
+    assert [t["samples_from_cache"] for t in train] == [0, 400, 400]
     assert {t["features_cache_key"] for t in train} == {train[0]["features_cache_key"]}
+    assert train[0]["samples"] == 600
     tip = details(tmp_path, "tip-adapter")
     assert tip["n_shots"] == 16 * 20 and tip["n_validation"] == 4 * 20
     assert 0.1 <= tip["alpha"] < 3.0 and 0.1 <= tip["beta"] < 7.0
@@ -72,6 +75,33 @@ def test_nothing_tuned_reads_a_test_sample(run_cli, tmp_path, monkeypatch):
     assert not shots & validation
     assert not (shots | validation) & test_keys
     assert all(k.startswith("train_") for k in shots | validation)
+
+
+def test_only_the_drawn_samples_are_encoded_and_equal_the_full_pass(tmp_path):
+    """The few-shot path reads labels without decoding and encodes only the drawn samples; their
+    features equal those of the whole-split pass, and a second draw encodes only what it adds."""
+    from cnclip_eval.config import RunConfig
+    from cnclip_eval.data.resolve import DatasetRequest, resolve_dataset
+    from cnclip_eval.image_features import dataset_features
+    from cnclip_eval.models import ModelRequest, load_model
+    from cnclip_eval.shot_features import sample_features, split_index
+
+    model = load_model(ModelRequest("demo"))
+    train = resolve_dataset(DatasetRequest("demo-shapes", split="train"))
+    config = RunConfig(models=("demo",), datasets=(), methods=(), progress=False, num_workers=0)
+    index = split_index(train, tmp_path)
+    full = dataset_features(model, train, config, tmp_path / "full")
+    np.testing.assert_array_equal(index.keys, full.keys)
+    np.testing.assert_array_equal(index.labels, full.labels)
+    first = sample_shots(index.labels, index.keys, 2, 1, [str(c) for c in range(20)])
+    got = sample_features(model, train, index, first, config, tmp_path)
+    assert got.encoded == 40 and got.from_cache == 0
+    torch.testing.assert_close(got.features, full.features[first], rtol=0, atol=1e-5)
+    second = sample_shots(index.labels, index.keys, 4, 1, [str(c) for c in range(20)])
+    again = sample_features(model, train, index, second, config, tmp_path)
+    overlap = len(set(first) & set(second))
+    assert again.from_cache == overlap and again.encoded == 80 - overlap
+    torch.testing.assert_close(again.features, full.features[second], rtol=0, atol=1e-5)
 
 
 def test_shots_are_coops_and_validation_is_disjoint():

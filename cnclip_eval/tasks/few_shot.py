@@ -1,12 +1,14 @@
-"""The classification task's few-shot path: the train split of the evaluated dataset, encoded once by
-the cached image pass (shared by every few-shot method and by `coop train`), K shots per class and a
-validation set drawn from it (:mod:`cnclip_eval.methods.shots`), the baseline's text classifier, and
-the method's fit. Only the fitted scorer sees the test features."""
+"""The classification task's few-shot path: the train split of the evaluated dataset, its keys and
+labels read without decoding, K shots per class and a validation set drawn from them
+(:mod:`cnclip_eval.methods.shots`), the drawn samples' features (encoded once per model and cached:
+:mod:`cnclip_eval.shot_features`, shared with `coop train`; always PIL-decoded), the baseline's text
+classifier, and the method's fit. Only the fitted scorer sees the test features."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 
 from cnclip_eval.config import MethodSpec, RunConfig
@@ -14,12 +16,12 @@ from cnclip_eval.data.resolve import ResolvedDataset, resolve_dataset
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import sha256_json
 from cnclip_eval.fingerprint import classifier_key_inputs, feature_key_inputs
-from cnclip_eval.image_features import dataset_features
 from cnclip_eval.methods.base import MethodContext
 from cnclip_eval.methods.baseline import TemplateEnsemble
 from cnclip_eval.methods.fewshot import FewShotContext, Shots
 from cnclip_eval.methods.shots import sample_shots, sample_validation
 from cnclip_eval.models.base import ModelIdentity
+from cnclip_eval.shot_features import sample_features, split_index
 from cnclip_eval.tasks.base import MethodRun
 
 TRAIN_SPLIT = "train"
@@ -54,7 +56,7 @@ def few_shot_key(
     baseline classifier it starts from."""
     train = train_split(dataset, spec.name)
     return {
-        "train_features": feature_key_inputs(identity, train, config.precision, None, config.decode),
+        "train_features": feature_key_inputs(identity, train, config.precision, None, "pil"),
         "zero_shot": classifier_key_inputs(
             identity, texts, baseline_spec(spec), TemplateEnsemble(), {}, config.precision
         ),
@@ -66,23 +68,26 @@ def few_shot_logits(run: MethodRun, texts, build_zero_shot) -> tuple[torch.Tenso
     ``build_zero_shot(spec)`` returns the baseline's (C, D) classifier (through the classifier cache)."""
     options, device = run.options, run.device
     train = train_split(run.dataset, run.spec.name)
-    config = dataclasses.replace(run.config, limit=None)  # --limit counts test samples, not shots
-    images = dataset_features(run.model, train, config, run.cache_root)
-    shot_index = sample_shots(images.labels, images.keys, options["shots"], options["seed"], texts.classnames)
+    index = split_index(train, run.cache_root)  # keys and labels only: no image decoded
+    shot_index = sample_shots(index.labels, index.keys, options["shots"], options["seed"], texts.classnames)
     val_index = sample_validation(
-        images.labels, images.keys, shot_index, options["val_shots"], options["seed"], texts.classnames
+        index.labels, index.keys, shot_index, options["val_shots"], options["seed"], texts.classnames
     )
+    # only the drawn samples are encoded (and cached: another seed or K adds what it adds)
+    images = sample_features(run.model, train, index, np.concatenate([shot_index, val_index]), run.config,
+                             run.cache_root)  # fmt: skip
+    features = {"shots": images.features[: len(shot_index)], "validation": images.features[len(shot_index) :]}
 
-    def shots(index) -> Shots:
-        labels = torch.from_numpy(images.labels[index]).long().to(device)
-        return Shots(images.features[index].to(device), labels, [str(k) for k in images.keys[index]])
+    def shots(part: str, rows) -> Shots:
+        labels = torch.from_numpy(index.labels[rows]).long().to(device)
+        return Shots(features[part].to(device), labels, [str(k) for k in index.keys[rows]])
 
     model = run.model
     zero_shot = build_zero_shot(baseline_spec(run.spec)).to(device)
     context = MethodContext(
         run.encoder, texts, model.model_id, model.weights_sha256, options, model.weights_id, model.languages
     )
-    picked, validation = shots(shot_index), shots(val_index)
+    picked, validation = shots("shots", shot_index), shots("validation", val_index)
     torch.manual_seed(options["seed"])
     scorer = run.method.fit(FewShotContext(context, zero_shot, picked, validation, model.logit_scale))
     with torch.no_grad():
@@ -92,9 +97,10 @@ def few_shot_logits(run: MethodRun, texts, build_zero_shot) -> tuple[torch.Tenso
         "train_split": {
             "split": train.layout.split,
             "source": train.layout.source.describe(),
+            "samples": len(index.keys),
             "features_cache_key": images.cache_key,
-            "shards_from_cache": images.shards_from_cache,
-            "shards_computed": images.shards_computed,
+            "samples_encoded": images.encoded,
+            "samples_from_cache": images.from_cache,
         },
         "shots": options["shots"],
         "seed": options["seed"],
