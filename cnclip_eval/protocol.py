@@ -53,6 +53,9 @@ class RunSettings:
     decode: str
     limit: int | None
     split: str
+    # what the classifier learned from: CN-CLIP's protocol is zero-shot (a few-shot method's train
+    # images make its number another protocol's, whatever the other settings)
+    trained_on: str = "nothing (zero-shot)"
 
 
 def protocol_of(settings: RunSettings) -> dict:
@@ -64,6 +67,7 @@ def protocol_of(settings: RunSettings) -> dict:
         "decode": "pil",
         "limit": None,
         "split": "test",
+        "trained_on": "nothing (zero-shot)",
     }
     actual = {
         "templates": settings.templates if settings.templates is not None else expected["templates"],
@@ -74,6 +78,7 @@ def protocol_of(settings: RunSettings) -> dict:
         "decode": settings.decode,
         "limit": settings.limit,
         "split": settings.split,
+        "trained_on": settings.trained_on,
     }
     return _verdict(expected, actual)
 

@@ -56,13 +56,14 @@ def train_from_args(args) -> dict:
     )
     if args.kg_weight < 0:
         raise UserError(f"--kg-weight must be 0 or more, not {args.kg_weight}")
-    anchor = None
+    anchor, anchor_source = None, None
     if args.kg_weight:  # KgCoOp: the hand-written prompts the learned ones are kept near
         from cnclip_eval.text import TextEncoder, classifier_from_prompts
 
         texts = dataset_texts(dataset, None, model.languages, args.model)
         prompts = [[t.format(c=name) for t in texts.templates] for name in texts.classnames]
         anchor = classifier_from_prompts(TextEncoder(model, device), prompts).to(device)
+        anchor_source = {"templates": dataset.templates_source, "prompts_sha256": sha256_json(prompts)}
     epoch_features = None
     if args.augment:
         picked_keys = [str(k) for k in index.keys[picked]]
@@ -94,6 +95,7 @@ def train_from_args(args) -> dict:
         "samples": [str(k) for k in index.keys[picked]],
         "recipe": recipe.as_dict(),
         "augment": bool(args.augment),
+        "kg_anchor": anchor_source,  # the hand-written prompts KgCoOp's term kept the context near
         "final_loss": log["losses"][-1],
         **log,
     }

@@ -96,3 +96,40 @@ def test_seeds_on_the_command_line(run_cli, tmp_path):
     code, _, err = run_cli("--model", "demo", "--dataset", "demo-shapes", "--method", "baseline",
                            "--seeds", "1,2", "--output-dir", tmp_path / "x")  # fmt: skip
     assert_clean_error(code, err, "--seeds", "none of the methods")
+
+
+def test_one_seed_rows_and_mixed_seed_sets():
+    """A seed-2-only result joins its seed group's row (not a row of its own), and a row whose datasets
+    had different seeds says so; a seeded baseline method gets no delta against itself."""
+    other = [
+        Entry(replace_dataset(record("waffle", 0.58, seed=1, kind="control"), "d1")),
+        Entry(
+            replace_dataset(record("waffle", 0.62, seed=2, kind="control", run_name="waffle(seed=2)"), "d1")
+        ),
+        Entry(
+            replace_dataset(record("waffle", 0.70, seed=2, kind="control", run_name="waffle(seed=2)"), "d2")
+        ),
+    ]
+    board = build_leaderboard(other, confidence=False, baseline_method="waffle")
+    [row] = board.rows
+    assert row.method == "waffle" and row.cells["d2"].seeds == (2,) and row.cells["d1"].seeds == (1, 2)
+    assert row.cells["d1"].delta is None and row.cells["d2"].delta is None
+    assert any("different seeds" in note for note in board.notes)
+
+
+def replace_dataset(rec, dataset):
+    from dataclasses import replace
+
+    return replace(rec, dataset=dataset)
+
+
+def test_a_few_shot_result_is_not_cn_clips_zero_shot_protocol():
+    from cnclip_eval.protocol import RunSettings, protocol_of
+
+    zero_shot = RunSettings("imagenet1k", None, "imagenet1k:cnclip", "fp32", "pil", None, "test")
+    assert protocol_of(zero_shot)["name"] == "cnclip"
+    few = RunSettings(
+        "imagenet1k", None, "imagenet1k:cnclip", "fp32", "pil", None, "test", "16 shots per class"
+    )
+    verdict = protocol_of(few)
+    assert verdict["name"] == "custom" and "16 shots" in str(verdict)

@@ -125,6 +125,11 @@ def shot_fields(details: dict, run_name: str) -> tuple[int, list[int], int | Non
     shots = details.get("shots")
     if not shots:
         return 0, [0], 0
+    log.warning(
+        "%s: its %s shots per class are this harness's own draw (seed %s), not ELEVATER's few-shot sampling: "
+        "say so beside any submitted number",
+        run_name, shots, details.get("seed"),
+    )  # fmt: skip
     trainable = details.get("trainable_params")
     if trainable is None:
         log.warning(

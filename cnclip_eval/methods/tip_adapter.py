@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # `ls methods` reads the registry without importing torch
 # steps are fewer than its [200, 20] (a finer beta grid changes the choice by little and costs more)
 BETA_RANGE, ALPHA_RANGE = (0.1, 7.0), (0.1, 3.0)
 SEARCH_STEPS = (50, 20)  # beta, alpha
+SCORE_CHUNK = 4096  # test images scored at a time
 
 
 def search_grid(low_high: tuple[float, float], steps: int) -> list[float]:
@@ -66,11 +67,18 @@ class TipScorer:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def scores(self, features: torch.Tensor) -> torch.Tensor:
+        import torch
+
         from cnclip_eval.methods.tip_adapter_core import tip_adapter_logits
 
-        return tip_adapter_logits(
-            features, self.zero_shot, self.keys, self.values, self.alpha, self.beta, self.logit_scale
-        )
+        # in chunks: the (N, M) affinities of ImageNet's 50k test images and 16k shots would be 3 GB each
+        return torch.cat(
+            [
+                tip_adapter_logits(chunk, self.zero_shot, self.keys, self.values, self.alpha, self.beta,
+                                   self.logit_scale)
+                for chunk in features.split(SCORE_CHUNK)
+            ]
+        )  # fmt: skip
 
 
 TIP_OPTIONS: tuple[Option, ...] = (
@@ -152,13 +160,15 @@ def train_cache_keys(ctx: FewShotContext, options: dict) -> tuple[torch.Tensor, 
     best_keys, losses = keys.detach().clone(), []
     for epoch in range(1, options["epochs"] + 1):
         order = torch.randperm(len(shots.labels), generator=generator)
+        total = 0.0
         for batch in order.split(options["batch_size"]):
             loss = torch.nn.functional.cross_entropy(logits(shots.features[batch], keys), shots.labels[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
-        losses.append(round(loss.item(), 6))
+            total += loss.item() * len(batch)
+        losses.append(round(total / len(order), 6))  # the epoch's mean loss
         with torch.no_grad():
             found = accuracy(logits(val.features, keys), val.labels)
         if found > best_accuracy:

@@ -212,13 +212,23 @@ def build_leaderboard(
         if not members:
             continue
         base = by_key.get((model, baseline_method, dataset))
+        if method == baseline_method:
+            base = None  # the baseline row has no delta against itself
         if len(members) == 1:
-            cell = _single_cell(members[0], metric, base, method != baseline_method, predictions,
-                                confidence, resamples, level, seed)  # fmt: skip
+            cell = _single_cell(
+                members[0], metric, base, True, predictions, confidence, resamples, level, seed
+            )
         else:
             cell = _seeds_cell(members, metric, base)
         cells.setdefault((model, method), {})[dataset] = cell
-    _add_control_deltas(cells)
+    _add_control_deltas(cells, baseline_method)
+    for (model, method), row in cells.items():
+        seed_sets = {c.seeds for c in row.values() if c.seeds}
+        if len(seed_sets) > 1:
+            shown = "; ".join(f"{d}: {','.join(map(str, c.seeds))}" for d, c in row.items() if c.seeds)
+            notes.append(
+                f"{model} / {method}: the datasets had different seeds ({shown}); its mean mixes them"
+            )
 
     ranks_by_dataset = {
         d: average_ranks({key: row[d].score for key, row in cells.items() if d in row}) for d in datasets
@@ -282,21 +292,20 @@ def _method_info(record: ResultRecord) -> dict:
 
 def seed_groups(entries: list[Entry]) -> dict[tuple[str, str, str], list[Entry]]:
     """(model, row name, column) -> its results: those that differ only by seed share the row named
-    after their seed group (``tip-adapter(shots=4)`` for seeds 1, 2, 3); the others are a row each."""
-    grouped: dict[tuple[str, str, str], list[Entry]] = {}
-    for entry in entries:
-        record = entry.record
-        group = _method_info(record).get("seed_group") or record.run_name
-        grouped.setdefault((record.model, group, column(record)), []).append(entry)
+    after their seed group (``tip-adapter(shots=4)`` for seeds 1, 2, 3, or for seed 2 alone); results of
+    methods without a seed keep their run name."""
     rows: dict[tuple[str, str, str], list[Entry]] = {}
-    for (model, group, dataset), members in grouped.items():
-        if len(members) == 1:  # one seed: the row keeps the result's own run name
-            rows[(model, members[0].record.run_name, dataset)] = members
-        else:
-            rows[(model, group, dataset)] = sorted(
-                members, key=lambda e: _method_info(e.record).get("seed") or 0
-            )
-    return rows
+    for entry in entries:
+        record, info = entry.record, _method_info(entry.record)
+        # a seeded result's row is its seed group, one seed or several (the row says which seeds)
+        name = (
+            (info.get("seed_group") or record.run_name) if info.get("seed") is not None else record.run_name
+        )
+        rows.setdefault((record.model, name, column(record)), []).append(entry)
+    return {
+        key: sorted(found, key=lambda e: _method_info(e.record).get("seed") or 0)
+        for key, found in rows.items()
+    }
 
 
 def _single_cell(entry, metric, base, compare, predictions, confidence, resamples, level, seed) -> Cell:
@@ -337,12 +346,12 @@ def _seeds_cell(members: list[Entry], metric: str, base: Entry | None) -> Cell:
     )  # fmt: skip
 
 
-def _add_control_deltas(cells: dict[tuple[str, str], dict[str, Cell]]) -> None:
+def _add_control_deltas(cells: dict[tuple[str, str], dict[str, Cell]], baseline_method: str) -> None:
     """Every method's delta against the same model's control (waffle) on the same dataset, where both
     are present (the control itself and the baseline get none)."""
     for (model, method), row in cells.items():
         control = cells.get((model, CONTROL_METHOD))
-        if control is None or method in (CONTROL_METHOD, DEFAULT_BASELINE_METHOD):
+        if control is None or method in (CONTROL_METHOD, baseline_method):
             continue
         for dataset, cell in row.items():
             if dataset in control and not math.isnan(control[dataset].score):

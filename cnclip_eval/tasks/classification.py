@@ -130,6 +130,11 @@ def classify(run: MethodRun) -> tuple[ResultRecord, Predictions]:
             decode=config.decode,
             limit=config.limit,
             split=dataset.layout.split,
+            trained_on=(
+                f"{options['shots']} shots per class of the train split"
+                if is_few_shot(method)
+                else "nothing (zero-shot)"
+            ),
         )
     )
     record = ResultRecord(

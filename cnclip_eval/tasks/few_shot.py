@@ -7,6 +7,7 @@ classifier, and the method's fit. Only the fitted scorer sees the test features.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import torch
@@ -39,9 +40,16 @@ def train_split(dataset: ResolvedDataset, method: str) -> ResolvedDataset:
     if dataset.request is None:
         raise UserError(f"method {method!r}: cannot tell where the train split of {dataset.name} is")
     try:
-        return resolve_dataset(dataclasses.replace(dataset.request, split=TRAIN_SPLIT))
+        return _resolve_train(dataclasses.replace(dataset.request, split=TRAIN_SPLIT))
     except UserError as error:
         raise UserError(f"method {method!r} needs the train split of {dataset.name}: {error}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _resolve_train(request):
+    """Resolved once per process: a suite asks for it for every few-shot line, K and seed (45 lines of
+    controls.yaml), and resolving lists the shards (over the network for hf:// sources)."""
+    return resolve_dataset(request)
 
 
 def baseline_spec(spec: MethodSpec) -> MethodSpec:

@@ -196,13 +196,15 @@ TEXT_CHUNK = 4096  # captions per cache entry
 
 def caption_features(run: MethodRun, text_ids: list[str], captions: list[str]) -> tuple[torch.Tensor, dict]:
     """(T, D) caption features through the run's text encoder, cached in chunks of ``TEXT_CHUNK`` per
-    text tower: a re-run, or another image tower with the same text tower, encodes no caption again,
-    and an edited caption re-encodes only its chunk (each entry keeps its ids and captions to compare)."""
+    model and split: a re-run encodes no caption again, and an edited caption re-encodes only its chunk
+    (each entry keeps its ids and captions to compare)."""
     model = run.model
     cache = FeatureCache(
         run.cache_root,
         {"task": "retrieval-captions", "weights": model.weights_id, "arch": model.arch,
-         "context_length": model.tokenizer.context_length, "precision": run.config.precision},
+         "context_length": model.tokenizer.context_length, "precision": run.config.precision,
+         "dataset": run.dataset.name, "split": run.dataset.layout.split,
+         "source": run.dataset.layout.source.describe()},
     )  # fmt: skip
     chunks, from_cache, computed = [], 0, 0
     for index, start in enumerate(range(0, len(captions), TEXT_CHUNK)):
