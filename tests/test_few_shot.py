@@ -42,6 +42,15 @@ def test_alpha_zero_equals_the_zero_shot_predictions(run_cli, tmp_path):
     np.testing.assert_allclose(base.scores, tip.scores, rtol=0, atol=1e-4)
 
 
+def test_beta_zero_shifts_every_class_alike_so_predictions_stay_zero_shot(run_cli, tmp_path):
+    """beta = 0: every cache entry weighs 1, so each class gains alpha * K (K shots each): the same ranking."""
+    run_demo(run_cli, tmp_path, "baseline,tip-adapter", "--tip-adapter-beta", "0", "--tip-adapter-alpha", "2")
+    base = load_predictions(result_file(tmp_path, "demo", "demo-shapes", "baseline"))
+    tip = load_predictions(result_file(tmp_path, "demo", "demo-shapes", "tip-adapter"))
+    np.testing.assert_array_equal(base.topk, tip.topk)
+    np.testing.assert_allclose(tip.scores - base.scores, 2.0 * 16, atol=1e-3)
+
+
 def test_every_few_shot_method_runs_and_encodes_the_shots_once(run_cli, tmp_path):
     out = run_demo(run_cli, tmp_path, "baseline,tip-adapter,tip-adapter-f,linear-probe")
     for method in ("tip-adapter", "tip-adapter-f", "linear-probe"):
