@@ -24,6 +24,7 @@ from cnclip_eval.config import MethodSpec, RunConfig
 from cnclip_eval.data.device_decode import preprocessing_id
 from cnclip_eval.data.retrieval_dataset import RetrievalDataset
 from cnclip_eval.data.shards import decode_rgb
+from cnclip_eval.distributed import all_gather
 from cnclip_eval.errors import UserError
 from cnclip_eval.features import FeatureCache, ShardFeatures
 from cnclip_eval.fileio import sha256_json
@@ -98,34 +99,29 @@ class RetrievalTask:
         }
 
     def encode(self, model: LoadedModel, dataset: RetrievalDataset, config: RunConfig, cache_root, world):
-        if world.size > 1:
-            raise UserError(f"{dataset.name}: retrieval runs in one process (not under torchrun) for now")
+        """Image features in chunks of ``CHUNK`` images: chunk i is encoded (or read from the cache) by
+        rank ``i % world size`` under torchrun, and rank 0 gathers them all (it alone scores)."""
         started = time.perf_counter()
         cache = FeatureCache(cache_root, self.features_key(model.identity, dataset, config))
-        chunks, from_cache, computed = [], 0, 0
+        mine: dict[int, ShardFeatures] = {}
+        counts = {"from_cache": 0, "computed": 0}
         pending: list[tuple[str, bytes]] = []
+        chunk = 0
 
         def flush() -> None:
-            nonlocal from_cache, computed
-            index = len(chunks)
-            cached = cache.load(index)
-            if cached is not None and list(cached.keys) == [i for i, _ in pending]:
-                chunks.append(torch.from_numpy(cached.features))
-                from_cache += 1
-            else:
-                pixels = torch.stack(
-                    [
-                        model.transform(decode_rgb(data, f"{dataset.image_where(i)}: cannot decode"))
-                        for i, data in pending
-                    ]
-                )
-                with torch.inference_mode(), autocast(model.device, config.precision):
-                    features = F.normalize(model.encode_image(pixels.to(model.device)).float(), dim=-1).cpu()
-                keys = np.array([i for i, _ in pending])
-                cache.save(index, ShardFeatures(features.numpy(), np.zeros(len(keys), np.int64), keys))
-                chunks.append(features)
-                computed += 1
+            nonlocal chunk
+            if chunk % world.size == world.rank:
+                ids = [i for i, _ in pending]
+                cached = cache.load(chunk)
+                if cached is not None and list(cached.keys) == ids:
+                    mine[chunk] = cached
+                    counts["from_cache"] += 1
+                else:
+                    mine[chunk] = self._encode_chunk(model, dataset, pending, config)
+                    cache.save(chunk, mine[chunk])
+                    counts["computed"] += 1
             pending.clear()
+            chunk += 1
 
         for image_id, data in dataset.image_bytes():
             pending.append((image_id, data))
@@ -133,8 +129,32 @@ class RetrievalTask:
                 flush()
         if pending:
             flush()
+        chunks, from_cache, computed = mine, counts["from_cache"], counts["computed"]
+        if world.size > 1:
+            chunks, from_cache, computed = {}, 0, 0
+            for part, counted in all_gather((mine, counts), world):
+                chunks.update(part)
+                from_cache, computed = from_cache + counted["from_cache"], computed + counted["computed"]
+            if world.is_main:
+                for index, data in chunks.items():
+                    if index not in mine:  # another rank's chunk: kept here too (no shared disk needed)
+                        cache.save(index, data)
+        features = torch.from_numpy(np.concatenate([chunks[i].features for i in range(chunk)]))
         seconds = time.perf_counter() - started
-        return RetrievalFeatures(torch.cat(chunks), cache.key, from_cache, computed, seconds)
+        return RetrievalFeatures(features, cache.key, from_cache, computed, seconds)
+
+    @staticmethod
+    def _encode_chunk(model, dataset, pending: list[tuple[str, bytes]], config: RunConfig) -> ShardFeatures:
+        pixels = torch.stack(
+            [
+                model.transform(decode_rgb(data, f"{dataset.image_where(i)}: cannot decode"))
+                for i, data in pending
+            ]
+        )
+        with torch.inference_mode(), autocast(model.device, config.precision):
+            features = F.normalize(model.encode_image(pixels.to(model.device)).float(), dim=-1).cpu()
+        keys = np.array([i for i, _ in pending])
+        return ShardFeatures(features.numpy(), np.zeros(len(keys), np.int64), keys)
 
     def run(self, run: MethodRun) -> tuple[ResultRecord, QueryRanks]:
         model, dataset, images, config = run.model, run.dataset, run.features, run.config
