@@ -72,6 +72,23 @@ def run(args: argparse.Namespace) -> int:
     return FORMATS[args.format](args)
 
 
+def common_request(args: argparse.Namespace) -> dict:
+    """What every export format is asked: the dataset, the methods, the model and where things go."""
+    return {
+        "dataset": dataset_request(args),
+        "methods": method_specs(args),
+        "out_dir": args.out,
+        "model": args.model,
+        "arch": args.arch,
+        "seed": args.seed,
+        "device": args.device,
+        "cache_dir": args.cache_dir,
+        "model_cache_dir": args.model_cache_dir,
+        "use_modelscope": args.modelscope,
+        "text_batch_size": args.text_batch_size,
+    }
+
+
 def run_clip_benchmark(args: argparse.Namespace) -> int:
     import shlex
 
@@ -82,20 +99,7 @@ def run_clip_benchmark(args: argparse.Namespace) -> int:
     if given:
         raise UserError(f"{given[0]} is an option of --format elevater, not of --format clip_benchmark")
 
-    request = ExportRequest(
-        dataset=dataset_request(args),
-        methods=method_specs(args),
-        out_dir=args.out,
-        model=args.model,
-        arch=args.arch,
-        seed=args.seed,
-        device=args.device,
-        cache_dir=args.cache_dir,
-        model_cache_dir=args.model_cache_dir,
-        use_modelscope=args.modelscope,
-        text_batch_size=args.text_batch_size,
-        benchmark_name=args.benchmark_name,
-    )
+    request = ExportRequest(**common_request(args), benchmark_name=args.benchmark_name)
     for item in export_clip_benchmark(request):
         templates_note = "" if item.prompts_are_method else " (placeholder: CLIP_benchmark needs one)"
         print(f"{item.method} -> {item.dataset_key}")
@@ -121,17 +125,7 @@ def run_elevater(args: argparse.Namespace) -> int:
     if args.num_workers < 0:
         raise UserError(f"--num-workers {args.num_workers}: expected 0 (read shards in this process) or more")
     request = ElevaterRequest(
-        dataset=dataset_request(args),
-        methods=method_specs(args),
-        out_dir=args.out,
-        model=args.model,
-        arch=args.arch,
-        seed=args.seed,
-        device=args.device,
-        cache_dir=args.cache_dir,
-        model_cache_dir=args.model_cache_dir,
-        use_modelscope=args.modelscope,
-        text_batch_size=args.text_batch_size,
+        **common_request(args),
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         index_file=args.index_file,
