@@ -21,20 +21,13 @@ def sample_shots(
 ) -> np.ndarray:
     """Indices of ``shots`` samples per class, drawn with ``seed`` (sorted by key first, so the draw
     does not depend on shard order); refuses classes with fewer images."""
-    rng = np.random.default_rng(seed)
-    order = np.argsort(keys, kind="stable")
-    chosen, short = [], []
-    for c in range(len(classnames)):
-        members = order[labels[order] == c]
-        if len(members) < shots:
-            short.append(f"{c} {classnames[c]} ({len(members)})")
-            continue
-        chosen.extend(rng.choice(members, size=shots, replace=False).tolist())
+    chosen, short = _draw_per_class(labels, keys, shots, np.random.default_rng(seed), len(classnames))
     if short:
         raise UserError(
-            f"{shots} shots per class, but these classes have fewer train images: {', '.join(short[:10])}"
+            f"{shots} shots per class, but these classes have fewer train images: "
+            + ", ".join(f"{c} {classnames[c]} ({n})" for c, n in short[:10])
         )
-    return np.array(sorted(chosen))
+    return chosen
 
 
 def sample_validation(
@@ -48,19 +41,35 @@ def sample_validation(
     """Indices of ``per_class`` samples per class that are not among ``shots`` (seeded, by key order);
     refuses classes that have too few images left, naming them and the counts needed."""
     rng = np.random.default_rng([seed, VALIDATION_STREAM])
-    taken = np.zeros(len(labels), dtype=bool)
-    taken[shots] = True
-    order = np.argsort(keys, kind="stable")
-    chosen, short = [], []
-    for c in range(len(classnames)):
-        members = order[(labels[order] == c) & ~taken[order]]
-        if len(members) < per_class:
-            short.append(f"{c} {classnames[c]} ({len(members)} left)")
-            continue
-        chosen.extend(rng.choice(members, size=per_class, replace=False).tolist())
+    chosen, short = _draw_per_class(labels, keys, per_class, rng, len(classnames), excluded=shots)
     if short:
         raise UserError(
             f"a validation set of {per_class} per class carved from the train split after the shots, but "
-            f"these classes have too few train images left: {', '.join(short[:10])}"
+            "these classes have too few train images left: "
+            + ", ".join(f"{c} {classnames[c]} ({n} left)" for c, n in short[:10])
         )
-    return np.array(sorted(chosen))
+    return chosen
+
+
+def _draw_per_class(
+    labels: np.ndarray,
+    keys: np.ndarray,
+    per_class: int,
+    rng: np.random.Generator,
+    num_classes: int,
+    excluded: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """(sorted indices of ``per_class`` samples of each class not in ``excluded``, [(class, available)]
+    for the classes with too few). Members are taken in key order, so shard order does not matter."""
+    available = np.ones(len(labels), dtype=bool)
+    if excluded is not None:
+        available[excluded] = False
+    order = np.argsort(keys, kind="stable")
+    chosen, short = [], []
+    for c in range(num_classes):
+        members = order[(labels[order] == c) & available[order]]
+        if len(members) < per_class:
+            short.append((c, len(members)))
+            continue
+        chosen.extend(rng.choice(members, size=per_class, replace=False).tolist())
+    return np.array(sorted(chosen), dtype=np.int64), short
