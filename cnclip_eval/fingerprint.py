@@ -24,20 +24,27 @@ def feature_key_inputs(
     model: ModelIdentity, dataset, precision: str, limit: int | None, decode: str
 ) -> dict[str, Any]:
     """What image features depend on: the weights, the preprocessing and the exact shards."""
-    layout = dataset.layout
     return {
         "weights": model.weights_id,
         "arch": model.arch,
         "image_size": model.image_size,
         "preprocessing": preprocessing_id(model.preprocessing, decode),
+        **shards_key_inputs(dataset),
+        "multilabel": dataset.layout.multilabel,
+        "precision": precision,
+        "limit": limit,
+    }
+
+
+def shards_key_inputs(dataset) -> dict[str, Any]:
+    """Which shards, exactly: their source, split, names and versions."""
+    layout = dataset.layout
+    return {
         "source": layout.source.describe(),
         "split": layout.split,
         "shards": [s.relpath for s in layout.shards],
-        # size and mtime of local shards: a folder rebuilt in place must not be served old features
+        # size and mtime of local shards: a folder rebuilt in place must not be served old results
         "shard_versions": [layout.source.version(s.relpath) for s in layout.shards],
-        "multilabel": layout.multilabel,
-        "precision": precision,
-        "limit": limit,
     }
 
 

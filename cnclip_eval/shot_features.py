@@ -29,7 +29,7 @@ from cnclip_eval.data.resolve import ResolvedDataset
 from cnclip_eval.data.shards import decode_image, decode_label, group_samples, tar_members
 from cnclip_eval.errors import DataError
 from cnclip_eval.features import FeatureCache, ShardFeatures
-from cnclip_eval.fingerprint import feature_key_inputs
+from cnclip_eval.fingerprint import feature_key_inputs, shards_key_inputs
 from cnclip_eval.image_features import autocast
 from cnclip_eval.models.base import LoadedModel
 
@@ -61,8 +61,10 @@ def _shard_samples(dataset: ResolvedDataset, shard):
 def split_index(dataset: ResolvedDataset, cache_root: Path) -> SplitIndex:
     """Every sample's key and label, in shard order; no image is decoded."""
     layout = dataset.layout
-    inputs = index_key_inputs(dataset)
-    cache = FeatureCache(cache_root, {"split_index": INDEX_FORMAT, **inputs})
+    cache = FeatureCache(
+        cache_root,
+        {"split_index": INDEX_FORMAT, **shards_key_inputs(dataset), "num_classes": dataset.num_classes},
+    )
     keys, labels, shards = [], [], []
     for shard in layout.shards:
         stored = cache.load(shard.index)
@@ -83,17 +85,6 @@ def split_index(dataset: ResolvedDataset, cache_root: Path) -> SplitIndex:
     if not sum(len(k) for k in keys):
         raise DataError(f"{layout.describe()}: the shards hold no samples")
     return SplitIndex(np.concatenate(keys), np.concatenate(labels), np.concatenate(shards))
-
-
-def index_key_inputs(dataset: ResolvedDataset) -> dict:
-    layout = dataset.layout
-    return {
-        "source": layout.source.describe(),
-        "split": layout.split,
-        "shards": [s.relpath for s in layout.shards],
-        "shard_versions": [layout.source.version(s.relpath) for s in layout.shards],
-        "num_classes": dataset.num_classes,
-    }
 
 
 def sample_features(
