@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,15 +57,7 @@ def convert(
         raise UserError(f"{out}: the output folder is inside the source {plan.source}; choose another --out")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder; --out must be a folder")
-    previous = read_manifest(out, tolerate_damage=overwrite)
-    if overwrite:
-        _remove_outputs(out, plan, previous)
-        previous = None
-    elif previous is None and out.is_dir() and any(out.iterdir()):
-        raise UserError(
-            f"{out}: not empty and not made by `cnclip-eval convert` (no {MANIFEST}); "
-            "choose another --out or pass --overwrite"
-        )
+    previous = earlier_conversion(out, overwrite, lambda found: _remove_outputs(out, plan, found))
     manifest = _merge(previous, plan.manifest(), out)
     reports = [SplitReport(s.name, len(s.files), s.num_shards) for s in plan.splits]
     todo = {s.name: _missing_shards(out, s) for s in plan.splits}
@@ -121,6 +113,24 @@ def _merge(previous: dict | None, manifest: dict, out: Path) -> dict:
             f"{out}: holds a conversion {why}; pass --overwrite to replace it, or choose another --out"
         )
     return {**manifest, "splits": {**previous["splits"], **manifest["splits"]}}
+
+
+def earlier_conversion(
+    out: Path, overwrite: bool, remove_outputs: Callable[[dict | None], None]
+) -> dict | None:
+    """The manifest of an earlier conversion into ``out``, to resume from; with --overwrite its outputs
+    are removed (``remove_outputs(manifest)``) and there is none. A non-empty folder that no conversion
+    made is refused."""
+    previous = read_manifest(out, tolerate_damage=overwrite)
+    if overwrite:
+        remove_outputs(previous)
+        return None
+    if previous is None and out.is_dir() and any(out.iterdir()):
+        raise UserError(
+            f"{out}: not empty and not made by `cnclip-eval convert` (no {MANIFEST}); "
+            "choose another --out or pass --overwrite"
+        )
+    return previous
 
 
 def _remove_outputs(out: Path, plan: ConversionPlan, previous: dict | None) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from cnclip_eval.data.cnclip_retrieval import RetrievalSplit, image_bytes, read_retrieval_split, split_files
-from cnclip_eval.data.convert import MANIFEST, ConvertReport, SplitReport, read_manifest
+from cnclip_eval.data.convert import MANIFEST, ConvertReport, SplitReport, earlier_conversion
 from cnclip_eval.data.folders import IMAGES_PER_SHARD
 from cnclip_eval.data.retrieval_shards import DATASET_TYPE, TEXTS_FILE
 from cnclip_eval.data.sources import LocalSource
@@ -81,15 +81,7 @@ def convert_retrieval(
         "source": str(source),
         "splits": {_split(d): _split_entry(d, n) for d, n in zip(data, counts)},
     }
-    previous = read_manifest(out, tolerate_damage=overwrite)
-    if overwrite:
-        _remove_outputs(out, previous, manifest)
-        previous = None
-    elif previous is None and out.is_dir() and any(out.iterdir()):
-        raise UserError(
-            f"{out}: not empty and not made by `cnclip-eval convert` (no {MANIFEST}); "
-            "choose another --out or pass --overwrite"
-        )
+    previous = earlier_conversion(out, overwrite, lambda found: _remove_outputs(out, found, manifest))
     merged = _merge(previous, manifest, out)
     reports = [SplitReport(_split(d), len(d.image_ids), n) for d, n in zip(data, counts)]
     todo = [
