@@ -174,23 +174,29 @@ def method_specs(args: argparse.Namespace) -> tuple[MethodSpec, ...]:
     return tuple(specs)
 
 
-def run_config(args: argparse.Namespace) -> RunConfig:
-    if args.num_workers < 0:
+def check_num_workers(num_workers: int) -> None:
+    if num_workers < 0:
         from cnclip_eval.errors import UserError
 
-        raise UserError(f"--num-workers {args.num_workers}: expected 0 (read shards in this process) or more")
-    datasets = tuple(
-        DatasetRequest(
-            name,
-            args.data_root,
-            args.split,
-            args.classnames,
-            args.classnames_en,
-            args.templates,
-            args.templates_en,
-        )
-        for name in args.dataset
+        raise UserError(f"--num-workers {num_workers}: expected 0 (read shards in this process) or more")
+
+
+def dataset_request(args: argparse.Namespace, name: str) -> DatasetRequest:
+    """``--dataset`` ``name`` with the run's --data-root, --split, class-name and template flags."""
+    return DatasetRequest(
+        name,
+        args.data_root,
+        args.split,
+        args.classnames,
+        args.classnames_en,
+        args.templates,
+        args.templates_en,
     )
+
+
+def run_config(args: argparse.Namespace) -> RunConfig:
+    check_num_workers(args.num_workers)
+    datasets = tuple(dataset_request(args, name) for name in args.dataset)
     return RunConfig(
         models=tuple(args.model),
         datasets=datasets,

@@ -16,8 +16,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnclip_eval.cli.eval_cmd import add_method_options, comma_list, method_specs, positive_int
-from cnclip_eval.data.resolve import DatasetRequest
+from cnclip_eval.cli.eval_cmd import (
+    add_method_options,
+    check_num_workers,
+    comma_list,
+    dataset_request,
+    method_specs,
+    positive_int,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 def common_request(args: argparse.Namespace) -> dict:
     """What every export format is asked: the dataset, the methods, the model and where things go."""
     return {
-        "dataset": dataset_request(args),
+        "dataset": dataset_request(args, args.dataset),
         "methods": method_specs(args),
         "out_dir": args.out,
         "model": args.model,
@@ -122,8 +128,7 @@ def run_elevater(args: argparse.Namespace) -> int:
 
     if args.benchmark_name is not None:
         raise UserError("--benchmark-name is an option of --format clip_benchmark; use --submission-dataset")
-    if args.num_workers < 0:
-        raise UserError(f"--num-workers {args.num_workers}: expected 0 (read shards in this process) or more")
+    check_num_workers(args.num_workers)
     request = ElevaterRequest(
         **common_request(args),
         batch_size=args.batch_size,
@@ -142,18 +147,6 @@ def run_elevater(args: argparse.Namespace) -> int:
             f"  {item.main_metric} = {100 * item.value:.2f} (the harness's own metric on these predictions)"
         )
     return 0
-
-
-def dataset_request(args: argparse.Namespace) -> DatasetRequest:
-    return DatasetRequest(
-        args.dataset,
-        args.data_root,
-        args.split,
-        args.classnames,
-        args.classnames_en,
-        args.templates,
-        args.templates_en,
-    )
 
 
 FORMATS = {"clip_benchmark": run_clip_benchmark, "elevater": run_elevater}

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnclip_eval.config import MethodSpec
-from cnclip_eval.data.resolve import DatasetRequest, ResolvedDataset
+from cnclip_eval.data.resolve import ResolvedDataset
 from cnclip_eval.errors import UserError
 from cnclip_eval.fileio import atomic_write_text
 from cnclip_eval.image_features import SINGLE_PROCESS
@@ -26,8 +25,7 @@ from cnclip_eval.integrations.elevater_export import (
     shot_fields,
     write_submission,
 )
-from cnclip_eval.integrations.export import slug
-from cnclip_eval.models import DEFAULT_MODEL
+from cnclip_eval.integrations.export import ExportInputs, slug
 from cnclip_eval.results import ResultRecord
 from cnclip_eval.tasks.base import MethodRun
 from cnclip_eval.tasks.classification import build_classifier
@@ -36,18 +34,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ElevaterRequest:
-    dataset: DatasetRequest
-    methods: tuple[MethodSpec, ...]
-    out_dir: Path
-    model: str = DEFAULT_MODEL
-    arch: str | None = None
-    seed: int = 0
-    device: str = "auto"
-    cache_dir: Path | None = None  # feature and classifier caches (shared with cnclip-eval)
-    model_cache_dir: Path | None = None
-    use_modelscope: bool = False
-    text_batch_size: int = 256
+class ElevaterRequest(ExportInputs):
     batch_size: int = 64
     num_workers: int = 2
     index_file: Path | None = None  # ELEVATER's (or CN-CLIP's) index of the test split

@@ -70,7 +70,9 @@ PROMPT_FORMS: dict[str, PromptForm] = {"baseline": template_prompts, "llm": desc
 
 
 @dataclass(frozen=True)
-class ExportRequest:
+class ExportInputs:
+    """What every export format is asked for: the dataset, the methods, the model and where things go."""
+
     dataset: DatasetRequest
     methods: tuple[MethodSpec, ...]
     out_dir: Path
@@ -78,10 +80,14 @@ class ExportRequest:
     arch: str | None = None
     seed: int = 0
     device: str = "auto"
-    cache_dir: Path | None = None  # classifier cache (shared with cnclip-eval)
+    cache_dir: Path | None = None  # feature and classifier caches (shared with cnclip-eval)
     model_cache_dir: Path | None = None
     use_modelscope: bool = False
     text_batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class ExportRequest(ExportInputs):
     benchmark_name: str | None = None  # X of CLIP_benchmark's --dataset wds/X; default: our dataset's name
 
 
