@@ -179,6 +179,17 @@ class LoadedModel:
     def weights_sha256(self) -> str | None:
         return None if self.weights_id.startswith("random:") else self.weights_id
 
+    def provenance(self) -> dict[str, Any]:
+        """What a result records of the model it came from."""
+        return {
+            "id": self.model_id,
+            "family": self.family,
+            "arch": self.arch,
+            "source": self.source,
+            "weights_sha256": self.weights_sha256,
+            "weights_id": self.weights_id,
+        }
+
     def image_transform(self) -> Callable[[Any], torch.Tensor]:
         """The family's own preprocessing (PIL image -> (3, S, S) tensor)."""
         return self.transform

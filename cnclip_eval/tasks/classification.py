@@ -149,14 +149,7 @@ def classify(run: MethodRun) -> tuple[ResultRecord, Predictions]:
         protocol=protocol["name"],
         provenance={
             "protocol": protocol,
-            "model": {
-                "id": model.model_id,
-                "family": model.family,
-                "arch": model.arch,
-                "source": model.source,
-                "weights_sha256": model.weights_sha256,
-                "weights_id": model.weights_id,
-            },
+            "model": model.provenance(),
             "dataset": {**dataset.provenance(), "tag": named["dataset_tag"]},
             "method": {
                 "name": spec.name,

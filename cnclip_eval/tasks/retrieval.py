@@ -187,8 +187,7 @@ class RetrievalTask:
             protocol=protocol["name"],
             provenance={
                 "protocol": protocol,
-                "model": {"id": model.model_id, "family": model.family, "arch": model.arch,
-                          "source": model.source, "weights_id": model.weights_id},
+                "model": model.provenance(),
                 "dataset": {**dataset.provenance(), "tag": run.names["dataset_tag"]},
                 "method": {"name": run.spec.name, "options": {}},
                 "precision": config.precision,
