@@ -52,6 +52,15 @@ class MethodContext:
     weights_id: str | None = None  # sha256 of the checkpoint, or the random-init id (see LoadedModel)
     model_languages: tuple[str, ...] = ("zh",)  # what the model reads (texts are English without "zh")
 
+    @classmethod
+    def for_model(
+        cls, model, encoder: TextEncoder, texts: DatasetTexts, options: dict[str, Any]
+    ) -> MethodContext:
+        """The context of a run on ``model`` (a LoadedModel): its identity as the methods check it."""
+        return cls(
+            encoder, texts, model.model_id, model.weights_sha256, options, model.weights_id, model.languages
+        )
+
 
 @dataclass
 class Classifier:

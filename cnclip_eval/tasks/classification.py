@@ -78,9 +78,7 @@ def build_classifier(
     cached = cache.get(key)
     if cached is not None:
         return torch.from_numpy(cached[0]), cached[1], True
-    context = MethodContext(
-        encoder, texts, model.model_id, model.weights_sha256, options, model.weights_id, model.languages
-    )
+    context = MethodContext.for_model(model, encoder, texts, options)
     with autocast(torch.device(encoder.device), precision):
         classifier: Classifier = method.build(context)
     weights = classifier.weights.float().cpu()

@@ -84,18 +84,16 @@ def few_shot_logits(run: MethodRun, texts, build_zero_shot) -> tuple[torch.Tenso
     # only the drawn samples are encoded (and cached: another seed or K adds what it adds)
     images = sample_features(run.model, train, index, np.concatenate([shot_index, val_index]), run.config,
                              run.cache_root)  # fmt: skip
-    features = {"shots": images.features[: len(shot_index)], "validation": images.features[len(shot_index) :]}
 
-    def shots(part: str, rows) -> Shots:
+    def shots(rows: np.ndarray, features: torch.Tensor) -> Shots:
         labels = torch.from_numpy(index.labels[rows]).long().to(device)
-        return Shots(features[part].to(device), labels, [str(k) for k in index.keys[rows]])
+        return Shots(features.to(device), labels, [str(k) for k in index.keys[rows]])
 
+    picked = shots(shot_index, images.features[: len(shot_index)])
+    validation = shots(val_index, images.features[len(shot_index) :])
     model = run.model
     zero_shot = build_zero_shot(baseline_spec(run.spec)).to(device)
-    context = MethodContext(
-        run.encoder, texts, model.model_id, model.weights_sha256, options, model.weights_id, model.languages
-    )
-    picked, validation = shots("shots", shot_index), shots("validation", val_index)
+    context = MethodContext.for_model(model, run.encoder, texts, options)
     torch.manual_seed(options["seed"])
     scorer = run.method.fit(FewShotContext(context, zero_shot, picked, validation, model.logit_scale))
     with torch.no_grad():
