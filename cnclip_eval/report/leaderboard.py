@@ -215,9 +215,7 @@ def build_leaderboard(
         if method == baseline_method:
             base = None  # the baseline row has no delta against itself
         if len(members) == 1:
-            cell = _single_cell(
-                members[0], metric, base, True, predictions, confidence, resamples, level, seed
-            )
+            cell = _single_cell(members[0], metric, base, predictions, confidence, resamples, level, seed)
         else:
             cell = _seeds_cell(members, metric, base)
         cells.setdefault((model, method), {})[dataset] = cell
@@ -308,7 +306,7 @@ def seed_groups(entries: list[Entry]) -> dict[tuple[str, str, str], list[Entry]]
     }
 
 
-def _single_cell(entry, metric, base, compare, predictions, confidence, resamples, level, seed) -> Cell:
+def _single_cell(entry, metric, base, predictions, confidence, resamples, level, seed) -> Cell:
     """One result's cell: its score, bootstrap interval, and delta and paired test against ``base``."""
     record = entry.record
     score = record.metrics[metric]
@@ -318,7 +316,7 @@ def _single_cell(entry, metric, base, compare, predictions, confidence, resample
         subset = stats.subset_metric(metric, mine)
         if subset is not None:
             interval = stats.bootstrap_interval(subset, len(mine.keys), resamples, level, seed)
-    if base is not None and compare and metric in base.record.metrics:
+    if base is not None and metric in base.record.metrics:
         delta = score - base.record.metrics[metric]
         theirs = predictions.get(base) if confidence else None
         if mine is not None and theirs is not None:
